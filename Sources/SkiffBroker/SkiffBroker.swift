@@ -1,0 +1,1 @@
+// SkiffBroker: see docs/architecture.md for what this module owns.

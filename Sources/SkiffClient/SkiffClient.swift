@@ -1,0 +1,1 @@
+// SkiffClient: see docs/architecture.md for what this module owns.

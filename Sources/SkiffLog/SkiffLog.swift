@@ -1,0 +1,1 @@
+// SkiffLog: see docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// SkiffServer: see docs/architecture.md for what this module owns.

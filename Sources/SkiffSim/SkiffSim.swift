@@ -1,0 +1,1 @@
+// SkiffSim: see docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// SkiffStore: see docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// SkiffWire: see docs/architecture.md for what this module owns.
