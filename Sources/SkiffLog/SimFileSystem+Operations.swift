@@ -79,6 +79,20 @@ extension SimFileSystem {
 
     /// Throws EIO when an injected sync failure applies. MUST be called with the lock held.
     func consumeSyncFailure(path: String, operation: String) throws {
+        while syncsHeld {
+            syncsWaiting += 1
+            lock.wait()
+            syncsWaiting -= 1
+        }
+        if let armed = armedCrash, armed.path.map({ path.contains($0) }) ?? true {
+            guard armed.skip == 0 else {
+                armedCrash?.skip -= 1
+                return
+            }
+            armedCrash = nil
+            crashLocked(armed.mode)
+            throw FileSystemError(kind: .io, errno: EIO, operation: operation + " (crashed)", path: path)
+        }
         guard syncFailuresRemaining > 0 else { return }
         if let filter = syncFailurePathFilter, !path.contains(filter) { return }
         syncFailuresRemaining -= 1

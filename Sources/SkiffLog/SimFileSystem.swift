@@ -14,7 +14,8 @@ public final class SimFileSystem: FileSystem, @unchecked Sendable {
         /// Every unsynced write is lost.
         case dropUnsynced
         /// The file at `path` keeps the first `bytes` bytes of its unsynced writes (in write order; the write
-        /// in progress at that byte is torn there). Other files lose their unsynced writes.
+        /// in progress at that byte is torn there), and its directory entry survives even if the directory
+        /// was not synced. Other files lose their unsynced writes.
         case keepUnsyncedBytes(path: String, bytes: Int)
         /// Each file keeps a seeded-random prefix of its unsynced writes.
         case random
@@ -41,6 +42,9 @@ public final class SimFileSystem: FileSystem, @unchecked Sendable {
     /// Incremented by `crash`; handles from an older generation fail with EIO.
     var generation: UInt64 = 0
     var syncFailuresRemaining = 0
+    var armedCrash: (mode: CrashMode, path: String?, skip: Int)?
+    var syncsHeld = false
+    var syncsWaiting = 0
     var syncFailurePathFilter: String?
 
     /// The total bytes of file data allowed; a write beyond it is cut short and fails with ENOSPC.
@@ -79,25 +83,57 @@ public final class SimFileSystem: FileSystem, @unchecked Sendable {
     /// Simulates power loss: unsynced data and directory changes vanish (except torn prefixes chosen by
     /// `mode`), and every open handle becomes invalid.
     public func crash(_ mode: CrashMode = .dropUnsynced) {
+        lock.withLock { crashLocked(mode) }
+    }
+
+    /// Arms a crash that happens instead of the next sync (file or directory) on a path containing
+    /// `pathContaining` (any path when nil), after letting `skipping` such syncs succeed: the writes before
+    /// it are in flight, so `mode` decides what survives. The interrupted sync throws EIO.
+    public func crashAtNextSync(_ mode: CrashMode, pathContaining: String? = nil, skipping: Int = 0) {
+        lock.withLock { armedCrash = (mode, pathContaining, skipping) }
+    }
+
+    /// Makes syncs wait until `releaseSyncs()` (to hold a flush in progress in concurrency tests).
+    public func holdSyncs() {
+        lock.withLock { syncsHeld = true }
+    }
+
+    /// Lets held syncs complete.
+    public func releaseSyncs() {
         lock.withLock {
-            generation &+= 1
-            directories = durableDirectories
-            var survivors: [String: Inode] = [:]
-            for (path, inode) in durableFiles {
-                let keep: Int
-                switch mode {
-                case .dropUnsynced: keep = 0
-                case .keepUnsyncedBytes(let tornPath, let bytes): keep = tornPath == path ? bytes : 0
-                case .random: keep = Int(random.next() % UInt64(Self.pendingBytes(inode) + 1))
-                }
-                inode.data = Self.replay(inode, keepingBytes: keep)
-                inode.durable = inode.data
-                inode.pending = []
-                survivors[path] = inode
-            }
-            files = survivors
-            durableFiles = survivors
+            syncsHeld = false
+            lock.broadcast()
         }
+    }
+
+    /// How many syncs are waiting because of `holdSyncs()`.
+    public var heldSyncCount: Int { lock.withLock { syncsWaiting } }
+
+    func crashLocked(_ mode: CrashMode) {
+        generation &+= 1
+        directories = durableDirectories
+        var survivors: [String: Inode] = [:]
+        var candidates = durableFiles
+        if case .keepUnsyncedBytes(let tornPath, _) = mode, let inode = files[tornPath] {
+            // The torn file's directory entry made it to disk (as a journaling file system may do).
+            candidates[tornPath] = inode
+        }
+        // Sorted, so the seeded choices do not depend on dictionary order.
+        for path in candidates.keys.sorted() {
+            let inode = candidates[path]!
+            let keep: Int
+            switch mode {
+            case .dropUnsynced: keep = 0
+            case .keepUnsyncedBytes(let tornPath, let bytes): keep = tornPath == path ? bytes : 0
+            case .random: keep = Int(random.next() % UInt64(Self.pendingBytes(inode) + 1))
+            }
+            inode.data = Self.replay(inode, keepingBytes: keep)
+            inode.durable = inode.data
+            inode.pending = []
+            survivors[path] = inode
+        }
+        files = survivors
+        durableFiles = survivors
     }
 
     /// The bytes of unsynced writes a file holds (what `keepUnsyncedBytes` counts).
