@@ -114,6 +114,28 @@ public enum BlockCodec {
             codec: compressed == nil ? .raw : .lz4, uncompressedBytes: payload.count, stored: compressed ?? payload)
     }
 
+    /// Whether entries fit the bounds of one block.
+    public static func fits(_ entries: [Entry]) -> Bool {
+        guard !entries.isEmpty, entries.count <= entryCountMax else { return false }
+        var bytes = 0
+        var runs = 1
+        for (position, entry) in entries.enumerated() {
+            bytes += entry.data.count + entryOverheadBytes
+            if position > 0 && entry.term != entries[position - 1].term { runs += 1 }
+        }
+        return bytes <= uncompressedBytesMax && runs <= termRunCountMax
+    }
+
+    /// Whether indexes are contiguous and terms never decrease (what `encode` requires).
+    public static func isWellFormed(_ entries: [Entry]) -> Bool {
+        for position in entries.indices.dropFirst() {
+            let previous = entries[position - 1]
+            let entry = entries[position]
+            guard entry.index == previous.index.next, entry.term >= previous.term else { return false }
+        }
+        return true
+    }
+
     /// Encodes a truncation record: replaying it cuts the log to `firstIndex - 1`.
     public static func encodeTruncation(from index: LogIndex) -> [UInt8] {
         assemble(firstIndex: index, count: 0, runs: [], codec: .raw, uncompressedBytes: 0, stored: [])

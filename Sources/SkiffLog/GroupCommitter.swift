@@ -11,6 +11,9 @@ import SkiffRaft
 /// A dedicated thread takes everything queued (up to `batchBytesMax`), merges consecutive entry requests
 /// into one block, calls `SegmentedLog.appendBatch`, and then runs each request's completion on that thread.
 /// Completions MUST be quick and MUST NOT block on the committer (hop to your own event loop instead).
+/// A request of at least `preEncodeBytesMin` payload bytes is compressed into its own block by the submitting
+/// thread, so compression of large batches runs in parallel with the committer's writes and syncs; smaller
+/// requests are merged and compressed together at flush time.
 /// Requests in one flush succeed or fail together. Submission blocks while more than `queueBytesMax` bytes
 /// wait (back-pressure), so memory stays bounded.
 public final class GroupCommitter: @unchecked Sendable {
@@ -27,10 +30,13 @@ public final class GroupCommitter: @unchecked Sendable {
     public static let defaultBatchBytesMax = 8 << 20
     /// Default bound on bytes waiting in the queue.
     public static let defaultQueueBytesMax = 64 << 20
+    /// Default size from which a request is encoded on the submitting thread.
+    public static let defaultPreEncodeBytesMin = 32 << 10
 
     public let log: SegmentedLog
     public let batchBytesMax: Int
     public let queueBytesMax: Int
+    public let preEncodeBytesMin: Int
     private let lock = StorageLock()
     private var queue: [Request] = []
     private var queuedBytes = 0
@@ -41,12 +47,14 @@ public final class GroupCommitter: @unchecked Sendable {
 
     /// Starts the committer thread.
     public init(
-        log: SegmentedLog, batchBytesMax: Int = defaultBatchBytesMax, queueBytesMax: Int = defaultQueueBytesMax
+        log: SegmentedLog, batchBytesMax: Int = defaultBatchBytesMax, queueBytesMax: Int = defaultQueueBytesMax,
+        preEncodeBytesMin: Int = defaultPreEncodeBytesMin
     ) {
         precondition(batchBytesMax > 0 && queueBytesMax >= batchBytesMax, "bounds \(batchBytesMax) \(queueBytesMax)")
         self.log = log
         self.batchBytesMax = batchBytesMax
         self.queueBytesMax = queueBytesMax
+        self.preEncodeBytesMin = preEncodeBytesMin
         startThread { [self] in run() }
     }
 
@@ -55,7 +63,12 @@ public final class GroupCommitter: @unchecked Sendable {
 
     /// Queues an item. The completion runs on the committer thread. After `shutdown` it fails with `.closed`.
     public func submit(_ item: AppendItem, completion: @escaping Completion) {
-        let bytes = Self.size(of: item)
+        var item = item
+        var bytes = Self.size(of: item)
+        if bytes >= preEncodeBytesMin, case .entries(let entries) = item, let encoded = preEncode(entries) {
+            item = .block(encoded)
+            bytes = encoded.bytes.count
+        }
         let accepted = lock.withLock { () -> Bool in
             while !stopping && queuedBytes > 0 && queuedBytes + bytes > queueBytesMax { lock.wait() }
             guard !stopping else { return false }
@@ -81,6 +94,17 @@ public final class GroupCommitter: @unchecked Sendable {
             lock.broadcast()
             while !stopped { lock.wait() }
         }
+    }
+
+    /// Encodes a large request as one block on the caller's thread; nil when it does not fit one block or
+    /// is not well-formed (the flush then reports the precise error).
+    private func preEncode(_ entries: [Entry]) -> RawBlock? {
+        guard BlockCodec.fits(entries), BlockCodec.isWellFormed(entries) else { return nil }
+        let bytes = BlockCodec.encode(entries[...], compress: log.options.compress)
+        guard let header = try? BlockCodec.verify(bytes) else {
+            preconditionFailure("block encoded for \(entries[0].index) does not verify")
+        }
+        return RawBlock(header: header, bytes: bytes)
     }
 
     private func run() {
@@ -123,16 +147,21 @@ public final class GroupCommitter: @unchecked Sendable {
     /// Joins consecutive entry requests that continue each other, so one flush writes one block.
     static func merge(_ items: [AppendItem]) -> [AppendItem] {
         var merged: [AppendItem] = []
+        var run: [Entry] = []
         for item in items {
-            if case .entries(let next) = item, let first = next.first,
-                case .entries(var previous)? = merged.last, let last = previous.last, first.index == last.index.next
-            {
-                previous += next
-                merged[merged.count - 1] = .entries(previous)
+            if case .entries(let next) = item, let first = next.first {
+                if let last = run.last, first.index != last.index.next {
+                    merged.append(.entries(run))
+                    run = []
+                }
+                run += next
             } else {
+                if !run.isEmpty { merged.append(.entries(run)) }
+                run = []
                 merged.append(item)
             }
         }
+        if !run.isEmpty { merged.append(.entries(run)) }
         return merged
     }
 

@@ -54,6 +54,25 @@ import Testing
         #expect(committer.flushes <= 200)
     }
 
+    /// Large requests are encoded on the submitting thread into their own blocks, still share the flush,
+    /// and read back intact.
+    @Test func largeRequestsArePreEncoded() throws {
+        let (fileSystem, log) = try makeSimLog()
+        let committer = GroupCommitter(log: log, preEncodeBytesMin: 4096)
+        defer { committer.shutdown() }
+        let done = Counter()
+        fileSystem.holdSyncs()
+        committer.submit(.entries(makeEntries(1, 1))) { done.record($0) }
+        while fileSystem.heldSyncCount == 0 { usleep(100) }
+        committer.submit(.entries(makeEntries(2, 3, size: 5000))) { done.record($0) }
+        committer.submit(.entries(makeEntries(4, 5, size: 5000))) { done.record($0) }
+        fileSystem.releaseSyncs()
+        done.waitFor(3)
+        #expect(done.failures == 0 && committer.flushes == 2)
+        #expect(try log.readBlocks(from: LogIndex(2), maxBytes: 1 << 20).map(\.header.firstIndex.rawValue) == [2, 4])
+        #expect(try allEntries(log) == makeEntries(1, 1) + makeEntries(2, 5, size: 5000))
+    }
+
     /// A flush failure reaches every request of the batch, and later submissions fail too (failed state).
     @Test func failureReachesEveryRequest() throws {
         let (fileSystem, log) = try makeSimLog()
