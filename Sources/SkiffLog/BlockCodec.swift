@@ -57,10 +57,27 @@ public struct BlockHeader: Sendable, Hashable {
 public struct RawBlock: Sendable, Hashable {
     public var header: BlockHeader
     public var bytes: [UInt8]
+    /// The decoded entries when the encoder still has them (to warm the log's cache); not part of equality.
+    var decodedEntries: [Entry]?
 
     public init(header: BlockHeader, bytes: [UInt8]) {
         self.header = header
         self.bytes = bytes
+    }
+
+    init(header: BlockHeader, bytes: [UInt8], decodedEntries: [Entry]) {
+        self.header = header
+        self.bytes = bytes
+        self.decodedEntries = decodedEntries
+    }
+
+    public static func == (lhs: RawBlock, rhs: RawBlock) -> Bool {
+        lhs.header == rhs.header && lhs.bytes == rhs.bytes
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(header)
+        hasher.combine(bytes)
     }
 }
 

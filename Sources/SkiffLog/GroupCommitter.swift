@@ -104,7 +104,7 @@ public final class GroupCommitter: @unchecked Sendable {
         guard let header = try? BlockCodec.verify(bytes) else {
             preconditionFailure("block encoded for \(entries[0].index) does not verify")
         }
-        return RawBlock(header: header, bytes: bytes)
+        return RawBlock(header: header, bytes: bytes, decodedEntries: entries)
     }
 
     private func run() {

@@ -73,7 +73,7 @@ extension SegmentedLog {
                 if let firstTerm = block.header.termRuns.first?.term, firstTerm < previousTerm {
                     throw LogError(.termRegression(first))
                 }
-                prepared.append(PreparedBlock(header: block.header, bytes: block.bytes, entries: nil))
+                prepared.append(PreparedBlock(header: block.header, bytes: block.bytes, entries: block.decodedEntries))
                 last = block.header.lastIndex
                 lastTerm = block.header.termRuns.last?.term ?? previousTerm
             case .truncation(let from):

@@ -15,13 +15,15 @@ extension SegmentedLog {
 
     /// Deletes whole segments whose live entries are all at or below `min(checkpoint, lastIndex - keepTail)`.
     ///
-    /// `checkpoint` MUST be durable elsewhere (a SQLite checkpoint or snapshot). Never deletes an entry above
+    /// `checkpoint` MUST be durable elsewhere (a SQLite checkpoint or snapshot). Allowed while the log is
+    /// read-only for a full disk. Never deletes an entry above
     /// `checkpoint`, never deletes the segment being written, and keeps at least `keepTailEntries` entries
     /// for slow followers. The new log start is written to the state file before any file is removed.
     @discardableResult
     public func compact(checkpoint: LogIndex, keepTailEntries: UInt64 = 0) throws -> CompactionResult {
         try lock.withLock {
-            try checkWritable()
+            // Allowed while read-only for a full disk: compaction is how space comes back.
+            if case .readOnly = healthValue {} else { try checkWritable() }
             let tailStart = lastIndexValue.rawValue > keepTailEntries ? lastIndexValue.rawValue - keepTailEntries : 0
             let plan = CompactionPlan.make(
                 segments: segmentSummaries(), logStart: state.logStart.index,
