@@ -42,9 +42,13 @@ extension SegmentedLog {
     /// becomes `.failed` for good. When a batch spans a segment roll, a prefix of it may be durable when an
     /// error is thrown: `lastIndex` tells.
     public func appendBatch(_ items: [AppendItem]) throws {
-        try lock.withLock {
-            try checkWritable()
-            let prepared = try prepare(items)
+        // Lock order: writeLock, then lock. The write and the fdatasync run without `lock`, so readers
+        // (replication, apply) are not held up by the sync; only the in-memory update takes it.
+        try writeLock.withLock {
+            let prepared = try lock.withLock { () throws -> [PreparedBlock] in
+                try checkWritable()
+                return try prepare(items)
+            }
             guard !prepared.isEmpty else { return }
             try write(prepared)
         }
@@ -129,6 +133,7 @@ extension SegmentedLog {
     }
 
     /// Writes prepared blocks, rolling segments as needed; one write and one fdatasync per segment touched.
+    /// MUST be called with `writeLock` held and `lock` not held.
     private func write(_ prepared: [PreparedBlock]) throws {
         var pending: [UInt8] = []
         var pendingBlocks: [(PreparedBlock, Int)] = []
@@ -166,16 +171,18 @@ extension SegmentedLog {
             if syncDirectory { try fileSystem.syncDirectory(directory) }
         } catch let error as FileSystemError {
             // Invariant: a failed sync is never retried; the durable state is unknown.
-            healthValue = .failed(error)
+            lock.withLock { healthValue = .failed(error) }
             throw LogError(.failed(error))
         }
-        active.size += pending.count
-        for (block, offset) in pendingBlocks {
-            apply(block.header, segment: active.sequence, offset: offset)
-            if let entries = block.entries {
-                cache.insert(
-                    entries, for: CacheKey(segment: active.sequence, offset: offset),
-                    weight: Int(block.header.uncompressedBytes))
+        lock.withLock {
+            active.size += pending.count
+            for (block, offset) in pendingBlocks {
+                apply(block.header, segment: active.sequence, offset: offset)
+                if let entries = block.entries {
+                    cache.insert(
+                        entries, for: CacheKey(segment: active.sequence, offset: offset),
+                        weight: Int(block.header.uncompressedBytes))
+                }
             }
         }
         pending.removeAll(keepingCapacity: true)
@@ -184,20 +191,21 @@ extension SegmentedLog {
 
     /// ENOSPC: cut back to the last durable size and go read-only. Anything else: failed for good.
     private func writeFailed(_ error: FileSystemError, segment: Segment) -> LogError {
-        guard error.kind == .noSpace else {
-            healthValue = .failed(error)
-            return LogError(.failed(error))
-        }
+        guard error.kind == .noSpace else { return enterFailed(error) }
         do {
             try segment.file.truncate(to: segment.size)
         } catch let truncateError as FileSystemError {
-            healthValue = .failed(truncateError)
-            return LogError(.failed(truncateError))
+            return enterFailed(truncateError)
         } catch {
             preconditionFailure("unexpected error \(error)")
         }
-        healthValue = .readOnly(error)
+        lock.withLock { healthValue = .readOnly(error) }
         return LogError(.noSpace(error))
+    }
+
+    private func enterFailed(_ error: FileSystemError) -> LogError {
+        lock.withLock { healthValue = .failed(error) }
+        return LogError(.failed(error))
     }
 
     /// Creates the next segment file with its header (made durable by the next flush and directory sync).
@@ -210,13 +218,11 @@ extension SegmentedLog {
             try file.truncate(to: 0)
             try file.write(at: 0, LogFiles.encodeSegmentHeader(sequence: sequence))
         } catch let error as FileSystemError {
-            if error.kind == .noSpace {
-                healthValue = .readOnly(error)
-                throw LogError(.noSpace(error))
-            }
-            healthValue = .failed(error)
-            throw LogError(.failed(error))
+            guard error.kind == .noSpace else { throw enterFailed(error) }
+            lock.withLock { healthValue = .readOnly(error) }
+            throw LogError(.noSpace(error))
         }
-        segments.append(Segment(sequence: sequence, path: path, file: file, size: LogFiles.segmentHeaderBytes))
+        let segment = Segment(sequence: sequence, path: path, file: file, size: LogFiles.segmentHeaderBytes)
+        lock.withLock { segments.append(segment) }
     }
 }

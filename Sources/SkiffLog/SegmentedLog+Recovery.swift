@@ -40,6 +40,7 @@ extension SegmentedLog {
                 return false
             }
             try writeStateFile(LogState())
+            state = LogState()
             return true
         }
         let file = try fileSystem.open(path, create: false)
@@ -219,7 +220,7 @@ extension SegmentedLog {
         if report.corruption == nil { report.corruption = corruption }
     }
 
-    /// Writes the state file atomically: temp file, fsync, rename, directory fsync.
+    /// Writes the state file atomically: temp file, fsync, rename, directory fsync. Does not change `state`.
     func writeStateFile(_ newState: LogState) throws {
         let temp = joinPath(directory, LogFiles.stateTempFileName)
         let file = try fileSystem.open(temp, create: true)
@@ -229,6 +230,5 @@ extension SegmentedLog {
         try file.sync()
         try fileSystem.rename(from: temp, to: joinPath(directory, LogFiles.stateFileName))
         try fileSystem.syncDirectory(directory)
-        state = newState
     }
 }

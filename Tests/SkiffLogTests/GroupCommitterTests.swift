@@ -73,6 +73,29 @@ import Testing
         #expect(try allEntries(log) == makeEntries(1, 1) + makeEntries(2, 5, size: 5000))
     }
 
+    /// Readers are not held up by an append's fdatasync: while a sync is stuck, reads of durable entries
+    /// complete, and the new entries appear only once the sync is done.
+    @Test func readsProceedDuringASync() throws {
+        let (fileSystem, log) = try makeSimLog()
+        try log.append(makeEntries(1, 5))
+        fileSystem.holdSyncs()
+        let appended = Counter()
+        Thread.start { appended.record(Result { try log.append(makeEntries(6, 8)) }) }
+        while fileSystem.heldSyncCount == 0 { usleep(100) }
+        let read = Counter()
+        Thread.start { read.record(Result { _ = try log.entries(LogIndex(1)..<LogIndex(6)) }) }
+        var waitedMs = 0
+        while read.total == 0 && waitedMs < 5_000 {
+            usleep(1_000)
+            waitedMs += 1
+        }
+        #expect(read.total == 1 && read.failures == 0)
+        #expect(log.lastIndex == LogIndex(5))
+        fileSystem.releaseSyncs()
+        appended.waitFor(1)
+        #expect(log.lastIndex == LogIndex(8))
+    }
+
     /// A flush failure reaches every request of the batch, and later submissions fail too (failed state).
     @Test func failureReachesEveryRequest() throws {
         let (fileSystem, log) = try makeSimLog()
@@ -112,6 +135,8 @@ final class Counter: @unchecked Sendable {
             if case .failure = result { failures += 1 }
         }
     }
+
+    var total: Int { lock.locked { count } }
 
     func waitFor(_ target: Int) {
         while lock.locked({ count < target }) { usleep(200) }
