@@ -82,14 +82,14 @@ extension BrokerStateMachine {
     func route(exchange id: UInt32, routingKey: String, headers: [Header], depth: Int) throws(BrokerError) -> [UInt32] {
         let exchange = exchanges[id]!
         var matched: Set<UInt32> = []
-        let keyWords = exchange.kind == .topic ? routingKey.split(separator: ".", omittingEmptySubsequences: false) : []
+        let keyWords = exchange.kind == .topic ? Self.topicWords(routingKey) : []
         for binding in exchange.bindings where !matched.contains(binding.queue) {
             let hit: Bool
             switch exchange.kind {
             case .direct: hit = binding.key == routingKey
             case .fanout: hit = true
             case .topic:
-                hit = Self.topicMatches(binding.key.split(separator: ".", omittingEmptySubsequences: false), keyWords)
+                hit = Self.topicMatches(Self.topicWords(binding.key), keyWords)
             case .headers: hit = binding.headers.map { Self.headersMatch($0, headers) } ?? false
             }
             if hit { matched.insert(binding.queue) }
@@ -104,6 +104,11 @@ extension BrokerStateMachine {
                 .unroutable, "no queue matches routing key '\(routingKey)' on exchange '\(exchange.name)'")
         }
         return matched.sorted()
+    }
+
+    /// The words of a routing key or binding pattern; the empty string has no words.
+    static func topicWords(_ text: String) -> [Substring] {
+        text.isEmpty ? [] : text.split(separator: ".", omittingEmptySubsequences: false)
     }
 
     /// AMQP topic matching: words separated by '.', `*` matches exactly one word, `#` matches zero or more.
