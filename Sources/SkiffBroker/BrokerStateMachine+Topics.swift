@@ -210,7 +210,7 @@ extension BrokerStateMachine {
     private mutating func armRetentionAfterAppend(topic id: UInt32, plan: AppendPlan) {
         let arguments = topics[id]!.arguments
         if let retention = arguments.retentionMs {
-            for partition in Set(plan.partitions) {
+            for partition in Set(plan.partitions).sorted() {
                 if let head = topics[id]!.partitions[Int(partition)].records.first {
                     armRetention(topic: id, at: head.timestamp + retention)
                 }
