@@ -40,7 +40,7 @@ extension BrokerStateMachine {
         switch message.deliveryTime {
         case .now: return now
         case .delayMs(let delay): return now + delay
-        case .at(let time): return max(now, time)
+        case .at(let time): return max(now, min(time, now + BrokerLimits.delayMsMax))
         }
     }
 

@@ -4,7 +4,9 @@ extension BrokerStateMachine {
         guard arguments.partitions >= 1, arguments.partitions <= BrokerLimits.partitionsMax else {
             throw invalid("partitions \(arguments.partitions) outside 1...\(BrokerLimits.partitionsMax)")
         }
-        if let retention = arguments.retentionMs, retention < 1 { throw invalid("retentionMs must be >= 1") }
+        if let retention = arguments.retentionMs, retention < 1 || retention > BrokerLimits.retentionMsMax {
+            throw invalid("retentionMs \(retention) outside 1...\(BrokerLimits.retentionMsMax)")
+        }
         if let bytes = arguments.retentionBytes, bytes < 1 { throw invalid("retentionBytes must be >= 1") }
         guard arguments.tombstoneRetentionMs >= 0, arguments.tombstoneRetentionMs <= BrokerLimits.ttlMsMax else {
             throw invalid("tombstoneRetentionMs outside 0...\(BrokerLimits.ttlMsMax)")

@@ -84,7 +84,7 @@ public struct BrokerStateMachine: Sendable {
 
     /// Applies one committed command. `index` is its Raft log index (strictly increasing across calls; a repeated
     /// or older index is refused with `alreadyApplied` and changes nothing). `time` is the leader's timestamp in
-    /// ms; it is clamped so the broker clock never goes backwards.
+    /// ms; it is clamped to `0 ... BrokerLimits.timeMsMax` and so that the broker clock never goes backwards.
     public mutating func apply(
         _ command: Command, index: UInt64, time: Int64
     ) -> (
@@ -95,7 +95,7 @@ public struct BrokerStateMachine: Sendable {
             return (.error(error), [])
         }
         appliedIndex = index
-        now = max(now, time)
+        now = max(now, min(max(time, 0), BrokerLimits.timeMsMax))
         fireDueTimers()
         let result = execute(command, depth: 0)
         return (result, drainEvents())
