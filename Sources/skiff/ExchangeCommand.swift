@@ -23,8 +23,6 @@ extension ExchangeType: ExpressibleByArgument {
     }
 
     public static var allValueStrings: [String] { ["direct", "fanout", "topic", "headers"] }
-
-    public var defaultValueDescription: String { argumentName }
 }
 
 /// `skiff exchange create|list|delete`.
@@ -36,14 +34,14 @@ struct ExchangeCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Declare an exchange.")
         @OptionGroup var options: ClientOptions
         @Argument var name: String
-        @Option(help: "direct, fanout, topic or headers.") var type: ExchangeType = .direct
+        @Option(help: "direct (default), fanout, topic or headers.") var type: ExchangeType?
         @Option(name: .customLong("alternate-exchange"), help: "Where unroutable messages go.")
         var alternateExchange: String?
 
         func run() async throws {
             let client = try options.makeClient()
             defer { client.close() }
-            try await client.declareExchange(name, type: type, alternateExchange: alternateExchange)
+            try await client.declareExchange(name, type: type ?? .direct, alternateExchange: alternateExchange)
             options.json ? Output.json(["created": name]) : print("exchange \(name) declared")
         }
     }

@@ -21,8 +21,6 @@ extension OverflowPolicy: ExpressibleByArgument {
     }
 
     public static var allValueStrings: [String] { ["drop-head", "reject", "dead-letter"] }
-
-    public var defaultValueDescription: String { argumentName }
 }
 
 /// `skiff queue create|list|stats|purge|delete`.
@@ -42,17 +40,17 @@ struct QueueCommand: AsyncParsableCommand {
         @Option(help: "Message time-to-live, e.g. 30s.", transform: DurationArgument.parse) var ttl: DurationArgument?
         @Option(name: .customLong("max-length"), help: "Maximum ready messages.") var maxLength: UInt64?
         @Option(name: .customLong("max-bytes"), help: "Maximum ready body bytes.") var maxBytes: UInt64?
-        @Option(help: "What to do when full: drop-head, reject or dead-letter.") var overflow: OverflowPolicy =
-            .dropHead
-        @Option(help: "Default delivery lease, e.g. 30s.", transform: DurationArgument.parse) var lease:
-            DurationArgument?
+        @Option(help: "What to do when full: drop-head (default), reject or dead-letter.")
+        var overflow: OverflowPolicy?
+        @Option(help: "Default delivery lease, e.g. 30s.", transform: DurationArgument.parse)
+        var lease: DurationArgument?
         @Flag(help: "Single active consumer.") var exclusive = false
 
         func run() async throws {
             let arguments = QueueArguments(
                 deadLetterQueue: deadLetter, maxDeliveries: maxDeliveries,
                 messageTTLMs: ttl.map { UInt64($0.milliseconds) },
-                maxLength: maxLength, maxBytes: maxBytes, overflow: overflow, exclusive: exclusive,
+                maxLength: maxLength, maxBytes: maxBytes, overflow: overflow ?? .dropHead, exclusive: exclusive,
                 leaseMs: lease.map { UInt32(clamping: $0.milliseconds) })
             let client = try options.makeClient()
             defer { client.close() }
