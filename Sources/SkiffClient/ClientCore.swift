@@ -164,6 +164,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
                 state.direct.removeValue(forKey: requestID)
                 actions.resume.append((waiter.continuation, .failure(SkiffClientError(.connectionLost))))
             }
+            if state.leaderHint == connection.address { state.leaderHint = nil }
             let wasDraining = state.draining.removeValue(forKey: connection.id) != nil
             guard state.connection?.id == connection.id || wasDraining else { return false }
             if state.connection?.id == connection.id { state.detachCurrent(draining: nil) }
