@@ -38,6 +38,15 @@ final class FakeCluster: Sendable {
         var swallow: Set<Request.Opcode> = []
         var resolved: [(HalfMessageID, HalfOutcome)] = []
         var subscriptionsByConnection: [ObjectIdentifier: [SubscriptionID: UInt32]] = [:]
+        /// One topic "t" with `topicPartitions` partitions; records per partition.
+        var topicPartitions: UInt32 = 2
+        var partitions: [UInt32: [TopicRecord]] = [:]
+        /// Committed offsets of group "g" per partition.
+        var committed: [UInt32: Offset] = [:]
+        var generation: UInt64 = 0
+        /// Transactions: id → staged publishes; committed ones are applied to `messages`.
+        var transactions: [TransactionID: [PublishRequest]] = [:]
+        var aborted: [TransactionID] = []
     }
 
     let state = NIOLockedValueBox(State())
@@ -189,6 +198,10 @@ final class FakeNode: Sendable {
             cluster.state.withLockedValue { $0.resolved.append((resolve.halfID, resolve.outcome)) }
             return .ok
         case .unsubscribe: return .ok
+        case .produce, .fetch, .groupJoin, .groupHeartbeat, .groupLeave, .commitOffsets, .groupOffsets, .resetOffsets:
+            return cluster.state.withLockedValue { FakeTopics.handle(request, state: &$0) }
+        case .txnBegin, .txnPublish, .txnCommit, .txnAbort:
+            return cluster.state.withLockedValue { FakeTopics.handleTransaction(request, state: &$0) }
         default: return .error(WireError(.badRequest, "fake node does not implement \(request.opcode)"))
         }
     }
