@@ -80,6 +80,57 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configur
         #expect(Set(log.map(\.1)).count == 1, "one producer id throughout")
     }
 
+    /// The leader keeps storing but stops answering for a while, then dies: retries older than the broker's
+    /// result window come back DUPLICATE and still count as confirmed; nothing is stored twice.
+    @Test func forgottenDuplicatesCountAsConfirmed() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { state in
+            state.muteAfterPublishes = 40
+            state.crashLeaderAfterPublishes = 70
+            state.successor = NodeID(2)
+        }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration())
+        defer { client.close() }
+        let ids = try await withThrowingTaskGroup(of: MessageID.self) { group in
+            for index in 0..<120 {
+                group.addTask { try await client.publish(Array("m\(index)".utf8), to: "q") }
+            }
+            return try await group.reduce(into: [MessageID]()) { $0.append($1) }
+        }
+        let state = cluster.state.withLockedValue { $0 }
+        #expect(ids.count == 120)
+        #expect(state.messages.count == 120)
+        #expect(Set(state.messages.map(\.body)).count == 120)
+        #expect(state.errorsAnswered[.duplicate, default: 0] >= 1, "some retries fell outside the window")
+        #expect(ids.contains(MessageID(0)), "their ids are unknown")
+    }
+
+    /// A publish that fails for good consumes no sequence number at the broker; the pipelined publishes
+    /// behind it are renumbered and stored once, in order.
+    @Test func failedPublishRewindsSequences() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { $0.rejectedBodies = [Array("m5".utf8)] }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        try await client.publish(Array("first".utf8), to: "q")
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for index in 0..<20 {
+                group.addTask { (index, (try? await client.publish(Array("m\(index)".utf8), to: "q")) != nil) }
+                await Task.yield()
+            }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.filter { !$0.value }.map(\.key) == [5])
+        let stored = cluster.state.withLockedValue { $0.messages.map { String(decoding: $0.body, as: UTF8.self) } }
+        #expect(stored.count == 20)
+        #expect(Set(stored).count == 20)
+        #expect(!stored.contains("m5"))
+        #expect(cluster.state.withLockedValue { $0.errorsAnswered[.sequenceGap, default: 0] } >= 1)
+    }
+
     /// A consumer keeps receiving after the leader dies: unacked deliveries come back from the new leader
     /// and every message is eventually acked.
     @Test func consumerResubscribesAfterLeaderCrash() async throws {
