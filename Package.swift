@@ -56,7 +56,10 @@ let package = Package(
         ),
         .target(
             name: "SkiffClient",
-            dependencies: ["SkiffWire", .product(name: "Logging", package: "swift-log")] + nio
+            dependencies: [
+                "SkiffWire", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio
         ),
 
         // Deterministic simulator.
@@ -85,9 +88,15 @@ let package = Package(
         .testTarget(name: "SkiffLogTests", dependencies: ["SkiffLog"]),
         .testTarget(name: "SkiffStoreTests", dependencies: ["SkiffStore", "SkiffLog"]),
         .testTarget(name: "SkiffBrokerTests", dependencies: ["SkiffBroker"]),
-        .testTarget(name: "SkiffWireTests", dependencies: ["SkiffWire"]),
+        .testTarget(
+            name: "SkiffWireTests", dependencies: ["SkiffWire", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SkiffServerTests", dependencies: ["SkiffServer"]),
-        .testTarget(name: "SkiffClientTests", dependencies: ["SkiffClient"]),
+        .testTarget(
+            name: "SkiffClientTests",
+            dependencies: [
+                "SkiffClient", "SkiffWire", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio
+        ),
         .testTarget(name: "SkiffSimTests", dependencies: ["SkiffSim"]),
         .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffClient"]),
     ]

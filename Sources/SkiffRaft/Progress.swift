@@ -137,6 +137,13 @@ struct Inflights {
         }
     }
 
+    /// Frees the oldest append: a heartbeat answer proves the follower is alive, so a lost append must not
+    /// stall the pipeline forever (the follower rejects the gap and the leader backs up).
+    mutating func freeFirst() {
+        guard head < items.count else { return }
+        free(through: items[head].last)
+    }
+
     mutating func reset() {
         items.removeAll(keepingCapacity: true)
         head = 0

@@ -55,6 +55,8 @@ extension RawNode {
 
     func campaign(transfer: Bool) {
         guard role != .leader, isPromotable else { return }
+        // A committed but unapplied membership change may remove this node: apply it before campaigning.
+        if let pending = unappliedConfigIndexes.first, pending <= log.committed { return }
         if config.preVote && !transfer {
             becomePreCandidate()
             requestVotes(kind: .preVote, term: term.next, force: false)

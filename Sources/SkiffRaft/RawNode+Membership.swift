@@ -1,11 +1,11 @@
 /// Membership changes one server at a time (thesis §4.1) and leader transfer (thesis §3.10).
 extension RawNode {
     /// Proposes a membership change. Refused unless this node leads, has committed an entry in its term
-    /// (the guard of thesis §4.1 against the single-server change bug), and no other change is uncommitted.
+    /// (the guard of thesis §4.1 against the single-server change bug), and no other change is unapplied.
     @discardableResult
     public func proposeConfigChange(_ change: ConfChange) throws(RaftError) -> LogIndex {
         try checkCanPropose(count: 1)
-        guard log.term(log.committed) == term, uncommittedConfigIndexes.isEmpty else {
+        guard log.term(log.committed) == term, unappliedConfigIndexes.isEmpty else {
             throw RaftError(.configChangeInProgress, leader: leader)
         }
         switch change.kind {
@@ -23,10 +23,12 @@ extension RawNode {
         return index
     }
 
-    /// Applies the membership changes that the commit index has just passed.
-    func applyCommittedConfigChanges() {
-        while let index = uncommittedConfigIndexes.first, index <= log.committed {
-            uncommittedConfigIndexes.removeFirst()
+    /// Applies the membership changes that the applied index has just passed. Changes take effect when the
+    /// shell has applied them (as in etcd), so `confState` is always the membership as of `appliedIndex`, the
+    /// one a snapshot taken there must record.
+    func applyConfigChanges() {
+        while let index = unappliedConfigIndexes.first, index <= log.applied {
+            unappliedConfigIndexes.removeFirst()
             guard let entry = log.entries(from: index, to: index.next, maxBytes: Int.max)?.first,
                 let change = try? ConfChange(decoding: entry.data)
             else { continue }

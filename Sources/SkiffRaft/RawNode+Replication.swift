@@ -40,11 +40,11 @@ extension RawNode {
         if confState.voters == [id] || config.injectedBug == .ackBeforeFsync { _ = maybeCommit() }
     }
 
-    /// Appends to the log, tracking membership-change entries (they take effect when committed).
+    /// Appends to the log, tracking membership-change entries (they take effect when applied).
     func appendToLog(_ entries: [Entry]) {
         guard let first = entries.first else { return }
-        uncommittedConfigIndexes.removeAll { $0 >= first.index }
-        for entry in entries where entry.kind == .configChange { uncommittedConfigIndexes.append(entry.index) }
+        unappliedConfigIndexes.removeAll { $0 >= first.index }
+        for entry in entries where entry.kind == .configChange { unappliedConfigIndexes.append(entry.index) }
         log.append(entries)
     }
 
@@ -149,7 +149,11 @@ extension RawNode {
     private func handleHeartbeatResponse(_ message: Message) {
         let peer = message.from
         progress[peer]?.probeSent = false
-        if let match = progress[peer]?.match, match < log.lastIndex { sendAppends(to: peer, allowEmpty: false) }
+        if progress[peer]?.state == .replicate && progress[peer]?.inflights.isFull == true {
+            progress[peer]?.inflights.freeFirst()
+        }
+        // An append may have been lost: probe (an empty append is rejected if the follower misses entries).
+        if let match = progress[peer]?.match, match < log.lastIndex { sendAppends(to: peer, allowEmpty: true) }
         if !message.context.isEmpty { acknowledgeRead(from: peer, context: message.context) }
     }
 
@@ -166,12 +170,11 @@ extension RawNode {
         return true
     }
 
-    /// Advances the commit index; membership changes and queued reads take effect here.
+    /// Advances the commit index; reads queued until the leader's first commit are released here.
     func commit(to index: LogIndex) {
         let target = min(index, log.lastIndex)
         guard target > log.committed else { return }
         log.commit(to: target)
-        applyCommittedConfigChanges()
         if role == .leader && log.term(log.committed) == term { releaseReadsAwaitingTermCommit() }
     }
 

@@ -76,7 +76,8 @@ extension RawNode {
     /// Follower: one chunk of a snapshot. Chunks must arrive in order; a duplicate, a gap or a chunk of
     /// another snapshot is answered with the offset this node wants, so the leader resumes from there.
     func handleSnapshotChunk(_ message: Message) {
-        guard let snapshot = message.snapshot else { return }
+        // Invariant: one staged snapshot at a time; the leader resends once this one is installed.
+        guard let snapshot = message.snapshot, log.pendingSnapshot == nil else { return }
         if snapshot.index <= log.committed {
             incomingSnapshot = nil
             var answer = self.message(.appendResponse, to: message.from)
@@ -123,7 +124,7 @@ extension RawNode {
             return
         }
         log.restore(snapshot)
-        uncommittedConfigIndexes = []
+        unappliedConfigIndexes = []
         confState = snapshot.confState
         confChanged = true
     }

@@ -17,7 +17,7 @@ public final class RawNode {
     public internal(set) var role: Role = .follower
     /// The leader of `term` as far as this node knows; use it for NOT_LEADER hints.
     public internal(set) var leader: NodeID?
-    /// The membership in force: the latest snapshot's plus every committed change after it.
+    /// The membership in force: the latest snapshot's plus every change applied after it.
     public internal(set) var confState: ConfState
     /// The voter a leader transfer is handing leadership to, if any.
     public internal(set) var leadTransferee: NodeID?
@@ -27,8 +27,8 @@ public final class RawNode {
     var randomizedElectionTimeout = 0
     var progress: [NodeID: Progress] = [:]
     var votes: [NodeID: Bool] = [:]
-    /// Indexes of membership-change entries after the commit index; they take effect when committed.
-    var uncommittedConfigIndexes: [LogIndex] = []
+    /// Indexes of membership-change entries after the applied index; they take effect when applied.
+    var unappliedConfigIndexes: [LogIndex] = []
     /// Set when proposals were appended since the last broadcast (batching: one append per `ready()`).
     var needsBroadcast = false
     var confChanged = false
@@ -64,7 +64,7 @@ public final class RawNode {
         self.previousSoftState = SoftState(leader: nil, role: .follower)
         self.previousHardState = hardState
         self.lastCompactionHint = log.applied
-        self.uncommittedConfigIndexes = Self.configIndexes(in: log, after: log.committed)
+        self.unappliedConfigIndexes = Self.configIndexes(in: log, after: log.applied)
         becomeFollower(term: term, leader: nil)
     }
 
@@ -166,6 +166,7 @@ public final class RawNode {
         }
         if let applied = ready.committedEntries.last?.index, applied > log.applied {
             log.applied(to: applied)
+            applyConfigChanges()
         }
         if role == .leader {
             // Invariant: the leader counts itself towards a quorum only for entries it has made durable.

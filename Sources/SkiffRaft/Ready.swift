@@ -56,8 +56,9 @@ public struct Ready: Sendable {
     public var messagesNow: [Message] = []
     public var messagesAfterPersist: [Message] = []
     public var readStates: [ReadState] = []
-    /// Set when the membership changed (a committed change or an installed snapshot); persist it with the
-    /// hard state so that a restart sees it in `RaftStorage.initialState()`.
+    /// Set when the membership changed (a change applied by the previous `advance`, or an installed
+    /// snapshot). It is the membership as of the applied index: persist it with the applied state (the
+    /// checkpoint) so that a restart at that applied index sees it in `RaftStorage.initialState()`.
     public var confState: ConfState?
     /// Set when the node has applied `compactionHintEntries` entries since the last hint: the shell may take a
     /// snapshot at this index and compact the log through it.
