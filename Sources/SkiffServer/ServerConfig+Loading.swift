@@ -16,6 +16,7 @@ extension ServerConfig {
     enum KeyKind: Sendable {
         case string
         case integer
+        case boolean
         case addressList
     }
 
@@ -28,6 +29,7 @@ extension ServerConfig {
         "admin_address": .string,
         "advertise_client_address": .string,
         "peers": .addressList,
+        "join": .boolean,
         "log_level": .string,
         "unsafe_bug": .string,
         "raft.tick_interval_ms": .integer,
@@ -98,6 +100,12 @@ extension ServerConfig {
         switch kind {
         case .string: return .string(raw)
         case .integer: return Int64(raw.trimmingSpaces).map(TOMLValue.integer) ?? .string(raw)
+        case .boolean:
+            switch raw.trimmingSpaces.lowercased() {
+            case "true", "1", "yes": return .boolean(true)
+            case "false", "0", "no", "": return .boolean(false)
+            default: return .string(raw)
+            }
         case .addressList:
             return .array(raw.split(separator: ",").map { .string($0.trimmingSpaces) }.filter { $0 != .string("") })
         }
@@ -122,7 +130,7 @@ extension ServerConfig {
             tickIntervalMs: try v.integer("raft.tick_interval_ms", default: 10, range: 1...1000),
             electionTimeoutMs: try v.integer("raft.election_timeout_ms", default: 300, range: 20...60_000),
             heartbeatIntervalMs: try v.integer("raft.heartbeat_interval_ms", default: 50, range: 1...10_000),
-            idleTickIntervalMs: try v.integer("raft.idle_tick_interval_ms", default: 100, range: 1...60_000),
+            idleTickIntervalMs: try v.integer("raft.idle_tick_interval_ms", default: 20, range: 1...60_000),
             checkpointLogBytes: try v.integer(
                 "storage.checkpoint_log_bytes", default: 64 << 20, range: (1 << 16)...(1 << 40)),
             checkpointIntervalMs: try v.integer(
@@ -134,6 +142,7 @@ extension ServerConfig {
             proposalBytesMax: try v.integer("raft.proposal_bytes_max", default: 4 << 20, range: (1 << 12)...(64 << 20)),
             proposalRequestsMax: try v.integer("raft.proposal_requests_max", default: 4096, range: 1...1_000_000),
             clientFrameBytesMax: try v.integer("client.frame_bytes_max", default: 16 << 20, range: 1024...(256 << 20)),
+            join: try v.boolean("join", default: false),
             unsafeBug: nil,
             logLevel: try v.string("log_level", default: "info")
         )
@@ -182,6 +191,14 @@ private struct Values {
         case nil: return nil
         case .string(let s): return s
         case let other?: throw ConfigError(.badValue, "\(key): expected a string, got \(other)")
+        }
+    }
+
+    func boolean(_ key: String, default fallback: Bool) throws(ConfigError) -> Bool {
+        switch values[key] {
+        case nil: return fallback
+        case .boolean(let b): return b
+        case let other?: throw ConfigError(.badValue, "\(key): expected true or false, got \(other)")
         }
     }
 
