@@ -7,7 +7,7 @@ struct Skiff: AsyncParsableCommand {
         commandName: "skiff",
         abstract: "Skiff: a Raft-replicated message-queue cluster.",
         subcommands: [
-            // serve/node: add ServeCommand.self, NodeCommand.self here once the server branch provides them.
+            ServeCommand.self, NodeCommand.self,
             ClusterCommand.self, NamespaceCommand.self, QueueCommand.self, PublishCommand.self, ConsumeCommand.self,
             ExchangeCommand.self, BindCommand.self, UnbindCommand.self, TopicCommand.self, BenchCommand.self,
         ]
