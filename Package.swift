@@ -78,6 +78,7 @@ let package = Package(
             name: "skiff-chaos",
             dependencies: [
                 "SkiffClient", "ChaosCheck", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ] + nio,
             path: "chaos/Sources/skiff-chaos"
         ),
