@@ -56,7 +56,10 @@ let package = Package(
         ),
         .target(
             name: "SkiffClient",
-            dependencies: ["SkiffWire", .product(name: "Logging", package: "swift-log")] + nio
+            dependencies: [
+                "SkiffWire", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio
         ),
 
         // Deterministic simulator.
@@ -92,7 +95,12 @@ let package = Package(
         .testTarget(name: "SkiffBrokerTests", dependencies: ["SkiffBroker"]),
         .testTarget(name: "SkiffWireTests", dependencies: ["SkiffWire"]),
         .testTarget(name: "SkiffServerTests", dependencies: ["SkiffServer"]),
-        .testTarget(name: "SkiffClientTests", dependencies: ["SkiffClient"]),
+        .testTarget(
+            name: "SkiffClientTests",
+            dependencies: [
+                "SkiffClient", "SkiffWire", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio
+        ),
         .testTarget(name: "SkiffSimTests", dependencies: ["SkiffSim"]),
         .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffClient"]),
         .testTarget(name: "ChaosCheckTests", dependencies: ["ChaosCheck"]),

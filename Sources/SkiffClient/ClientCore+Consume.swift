@@ -1,0 +1,171 @@
+import SkiffWire
+
+extension ClientCore {
+    /// Registers a subscription that survives failovers and returns its delivery stream.
+    func subscribe(
+        queue: ObjectName, prefetch: UInt32, leaseMs: UInt32
+    ) -> AsyncThrowingStream<
+        ReceivedDelivery, any Error
+    > {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReceivedDelivery.self)
+        let (localID, connection) = state.withLockedValue { state -> (UInt64, WireConnection?) in
+            let localID = state.allocateID()
+            if state.closed {
+                continuation.finish(throwing: SkiffClientError(.closed))
+                return (localID, nil)
+            }
+            state.subscriptions[localID] = SubscriptionState(
+                queue: queue, prefetch: prefetch, leaseMs: leaseMs, continuation: continuation)
+            return (localID, state.connection)
+        }
+        continuation.onTermination = { [weak self] _ in self?.unsubscribe(localID) }
+        if let connection { startSubscribe(localID, on: connection) } else { ensureConnecting() }
+        return stream
+    }
+
+    /// Sends a subscribe for `localID` on `connection` unless one is in flight or done.
+    func startSubscribe(_ localID: UInt64, on connection: WireConnection) {
+        let request = state.withLockedValue { state -> Request? in
+            guard let subscription = state.subscriptions[localID], subscription.serverID == nil,
+                !subscription.subscribing
+            else { return nil }
+            state.subscriptions[localID]!.subscribing = true
+            return .subscribe(
+                SubscribeRequest(
+                    queue: subscription.queue, prefetch: subscription.prefetch, leaseMs: subscription.leaseMs))
+        }
+        guard let request else { return }
+        Task {
+            let response = try? await directCall(request, on: connection) { state, response in
+                state.subscriptions[localID]?.subscribing = false
+                guard case .subscribed(let serverID) = response else { return }
+                guard state.subscriptions[localID] != nil, state.connection?.id == connection.id else { return }
+                state.subscriptions[localID]!.serverID = serverID
+                state.subscriptions[localID]!.connectionID = connection.id
+                state.subscriptionByServerID[serverID] = localID
+            }
+            subscribeAnswered(localID, response: response, connection: connection)
+        }
+    }
+
+    private func subscribeAnswered(_ localID: UInt64, response: Response?, connection: WireConnection) {
+        guard let response else {
+            // The connection broke; the connection loop resubscribes on the next one.
+            state.withLockedValue { $0.subscriptions[localID]?.subscribing = false }
+            return
+        }
+        switch response {
+        case .subscribed(let serverID):
+            let orphan = state.withLockedValue { $0.subscriptionByServerID[serverID] == nil }
+            if orphan { connection.send(Request.unsubscribe(serverID).frame(id: .none)) }
+        case .error(let error) where error.code.isRetriable:
+            retryLater(after: error, connection: connection)
+        case .error(let error):
+            let subscription = state.withLockedValue { $0.subscriptions.removeValue(forKey: localID) }
+            subscription?.continuation.finish(throwing: SkiffClientError(.server(error)))
+        default:
+            let subscription = state.withLockedValue { $0.subscriptions.removeValue(forKey: localID) }
+            subscription?.continuation.finish(
+                throwing: SkiffClientError(.protocolViolation("unexpected \(response.opcode) to subscribe")))
+        }
+    }
+
+    /// A retriable refusal of connection-bound state: NOT_LEADER means this connection is the wrong one.
+    private func retryLater(after error: WireError, connection: WireConnection) {
+        let reconnect = state.withLockedValue { state -> Bool in
+            guard error.code == .notLeader, state.connection?.id == connection.id else { return false }
+            if !error.leaderAddress.isEmpty { state.leaderHint = error.leaderAddress }
+            state.detachCurrent(draining: connection)
+            return true
+        }
+        if reconnect {
+            if !state.withLockedValue({ $0.hasCallsSent(on: connection.id) }) { connection.close() }
+            ensureConnecting()
+        } else {
+            let delay = configuration.reconnectBackoffMaxMs
+            group.next().scheduleTask(in: .milliseconds(delay)) { [self] in
+                if let current = state.withLockedValue({ $0.connection }) { restoreSessionState(on: current) }
+            }
+        }
+    }
+
+    /// Ends a subscription locally and on the server.
+    func unsubscribe(_ localID: UInt64) {
+        let (serverID, connection) = state.withLockedValue { state -> (SubscriptionID?, WireConnection?) in
+            guard let subscription = state.subscriptions.removeValue(forKey: localID) else { return (nil, nil) }
+            guard let serverID = subscription.serverID else { return (nil, nil) }
+            state.subscriptionByServerID.removeValue(forKey: serverID)
+            return (serverID, state.connection?.id == subscription.connectionID ? state.connection : nil)
+        }
+        if let serverID, let connection {
+            Task { _ = try? await directCall(.unsubscribe(serverID), on: connection) }
+        }
+    }
+
+    func deliver(_ delivery: Delivery, from connection: WireConnection) {
+        let continuation = state.withLockedValue { state in
+            state.subscriptionByServerID[delivery.subscriptionID].flatMap { state.subscriptions[$0]?.continuation }
+        }
+        guard let continuation else {
+            logger.debug("delivery for unknown subscription", metadata: ["subscription": "\(delivery.subscriptionID)"])
+            return
+        }
+        continuation.yield(ReceivedDelivery(delivery: delivery, core: self, connectionID: connection.id))
+    }
+
+    func subscriptionEnded(_ ended: SubscriptionEnded, on connection: WireConnection) {
+        let localID = state.withLockedValue { state -> UInt64? in
+            guard let localID = state.subscriptionByServerID.removeValue(forKey: ended.subscriptionID) else {
+                return nil
+            }
+            state.subscriptions[localID]?.serverID = nil
+            state.subscriptions[localID]?.connectionID = nil
+            return localID
+        }
+        guard let localID else { return }
+        if ended.error.code.isRetriable {
+            retryLater(after: ended.error, connection: connection)
+        } else {
+            let subscription = state.withLockedValue { $0.subscriptions.removeValue(forKey: localID) }
+            subscription?.continuation.finish(throwing: SkiffClientError(.server(ended.error)))
+        }
+    }
+
+    /// Re-creates connection-bound state on a new leader connection: subscriptions and checkback groups.
+    func restoreSessionState(on connection: WireConnection) {
+        let (subscriptions, groups) = state.withLockedValue { state in
+            (
+                state.subscriptions.filter { $0.value.serverID == nil }.map(\.key),
+                Array(state.checkers.keys)
+            )
+        }
+        for localID in subscriptions { startSubscribe(localID, on: connection) }
+        for group in groups {
+            Task { _ = try? await directCall(.allocateProducer(producerGroup: group), on: connection) }
+        }
+    }
+
+    /// Registers the checker for a producer group and announces the group on the current connection.
+    func registerChecker(group: String, checker: @escaping HalfChecker) {
+        let connection = state.withLockedValue { state in
+            state.checkers[group] = checker
+            return state.connection
+        }
+        if let connection {
+            Task { _ = try? await directCall(.allocateProducer(producerGroup: group), on: connection) }
+        } else {
+            ensureConnecting()
+        }
+    }
+
+    func answerCheckback(_ checkback: Checkback) {
+        guard let checker = state.withLockedValue({ $0.checkers[checkback.producerGroup] }) else { return }
+        Task {
+            let outcome = await checker(checkback)
+            _ = try? await call(.halfResolve(HalfResolveRequest(halfID: checkback.halfID, outcome: outcome)))
+        }
+    }
+
+    /// The id of the current leader connection, to tell stale deliveries from live ones.
+    var currentConnectionID: UInt64? { state.withLockedValue { $0.connection?.id } }
+}

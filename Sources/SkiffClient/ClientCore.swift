@@ -1,0 +1,284 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SkiffWire
+
+/// The client's engine: a ledger of calls that outlives connections, and the connection to the leader.
+///
+/// Invariant: every call in `pending` is either unsent (`sentOn == nil`) or sent on the current
+/// connection; unsent calls are (re)sent in call order as soon as a leader connection is up, so the
+/// per-target producer sequence numbers reach the leader in increasing order.
+final class ClientCore: WireConnectionDelegate, Sendable {
+    let configuration: SkiffClient.Configuration
+    let seeds: [String]
+    let group: any EventLoopGroup
+    let logger: Logger
+    let state: NIOLockedValueBox<CoreState>
+
+    init(seeds: [String], configuration: SkiffClient.Configuration, logger: Logger) {
+        self.seeds = seeds
+        self.configuration = configuration
+        self.group = MultiThreadedEventLoopGroup.singleton
+        self.logger = logger
+        self.state = NIOLockedValueBox(CoreState())
+    }
+
+    // MARK: Calls
+
+    /// Sends `request` to the leader, following failovers, and returns its successful response.
+    /// Server errors are thrown as `SkiffClientError.server`.
+    func call(_ request: Request) async throws -> Response {
+        try await call { _ in request }
+    }
+
+    /// Like `call(_:)`, but builds the request under the ledger lock, so that values assigned there (producer
+    /// sequence numbers) are ordered exactly like the sends.
+    func call(_ build: @Sendable (inout CoreState) throws -> Request) async throws -> Response {
+        let opID = state.withLockedValue { $0.allocateID() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Response, any Error>) in
+                let deadline = NIODeadline.now() + .milliseconds(configuration.requestTimeoutMs)
+                let outcome: Result<Bool, any Error> = state.withLockedValue { state in
+                    if state.closed { return .failure(SkiffClientError(.closed)) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    guard state.pending.count < configuration.pendingCallsMax else {
+                        return .failure(SkiffClientError(.invalidArgument("too many calls in flight")))
+                    }
+                    let request: Request
+                    do { request = try build(&state) } catch { return .failure(error) }
+                    state.pending[opID] = PendingCall(
+                        request: request, deadline: deadline, continuation: continuation)
+                    if let connection = state.connection { state.send(opID, on: connection) }
+                    return .success(state.connection == nil)
+                }
+                switch outcome {
+                case .failure(let error): continuation.resume(throwing: error)
+                case .success(let needsConnection): if needsConnection { ensureConnecting() }
+                }
+            }
+        } onCancel: {
+            cancel(opID)
+        }
+    }
+
+    private func cancel(_ opID: UInt64) {
+        let call = state.withLockedValue { $0.pending.removeValue(forKey: opID) }
+        call?.continuation.resume(throwing: CancellationError())
+    }
+
+    /// Sends one request on one specific connection, bypassing the ledger (handshake, subscriptions).
+    /// Fails when the connection closes or the handshake timeout passes.
+    ///
+    /// `onResponse` runs under the ledger lock as the response is read, before any later frame of the same
+    /// connection is handled (a subscription is registered before its first delivery arrives).
+    func directCall(
+        _ request: Request, on connection: WireConnection,
+        onResponse: (@Sendable (inout CoreState, Response) -> Void)? = nil
+    ) async throws -> Response {
+        let requestID = RequestID(state.withLockedValue { $0.allocateID() })
+        let timeout = connection.channel.eventLoop.scheduleTask(in: .milliseconds(configuration.handshakeTimeoutMs)) {
+            [self] in
+            let waiter = state.withLockedValue { $0.direct.removeValue(forKey: requestID) }
+            waiter?.continuation.resume(throwing: SkiffClientError(.timeout))
+        }
+        defer { timeout.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let registered = state.withLockedValue { state in
+                guard !state.closed, connection.channel.isActive else { return false }
+                state.direct[requestID] = DirectCall(
+                    connectionID: connection.id, continuation: continuation, onResponse: onResponse)
+                return true
+            }
+            guard registered else { return continuation.resume(throwing: SkiffClientError(.connectionLost)) }
+            connection.send(request.frame(id: requestID))
+        }
+    }
+
+    // MARK: WireConnectionDelegate
+
+    func connection(_ connection: WireConnection, received response: Response, for requestID: RequestID) {
+        var actions = Actions()
+        state.withLockedValue { state in
+            if let waiter = state.direct.removeValue(forKey: requestID) {
+                waiter.onResponse?(&state, response)
+                actions.resume.append((waiter.continuation, .success(response)))
+                return
+            }
+            guard let opID = state.byRequestID.removeValue(forKey: requestID),
+                state.pending[opID]?.sentOn == connection.id
+            else { return }
+            handle(response, opID: opID, connection: connection, state: &state, actions: &actions)
+            if state.draining[connection.id] != nil, !state.hasCallsSent(on: connection.id) {
+                actions.close.append(connection)
+            }
+        }
+        perform(actions)
+    }
+
+    private func handle(
+        _ response: Response, opID: UInt64, connection: WireConnection, state: inout CoreState, actions: inout Actions
+    ) {
+        guard case .error(let error) = response else {
+            let call = state.pending.removeValue(forKey: opID)!
+            actions.resume.append((call.continuation, .success(response)))
+            return
+        }
+        let call = state.pending[opID]!
+        switch error.code {
+        case .notLeader:
+            // Nothing was executed: resend on the leader, which the connection loop finds. The old connection
+            // drains (its other calls get their answers) before the new one sends anything, so resends stay
+            // in call order.
+            state.pending[opID]!.sentOn = nil
+            if !error.leaderAddress.isEmpty { state.leaderHint = error.leaderAddress }
+            if state.connection?.id == connection.id {
+                state.detachCurrent(draining: connection)
+                actions.reconnect = true
+            }
+        case .unavailable where call.request.isSafeToResend, .timeout where call.request.isSafeToResend:
+            state.pending[opID]!.sentOn = nil
+            actions.resendLater = true
+        case .sequenceGap where state.hasEarlierPending(than: opID, sameTargetAs: call.request):
+            // An earlier call for this target is being retried; this one follows it.
+            state.pending[opID]!.sentOn = nil
+            actions.resendLater = true
+        default:
+            state.pending.removeValue(forKey: opID)
+            actions.resume.append((call.continuation, .failure(SkiffClientError(.server(error)))))
+        }
+    }
+
+    func connection(_ connection: WireConnection, received push: Push) {
+        switch push {
+        case .delivery(let delivery): deliver(delivery, from: connection)
+        case .checkback(let checkback): answerCheckback(checkback)
+        case .subscriptionEnded(let ended): subscriptionEnded(ended, on: connection)
+        }
+    }
+
+    func connectionClosed(_ connection: WireConnection, error: (any Error)?) {
+        var actions = Actions()
+        let wasCurrent = state.withLockedValue { state -> Bool in
+            for (requestID, waiter) in state.direct where waiter.connectionID == connection.id {
+                state.direct.removeValue(forKey: requestID)
+                actions.resume.append((waiter.continuation, .failure(SkiffClientError(.connectionLost))))
+            }
+            let wasDraining = state.draining.removeValue(forKey: connection.id) != nil
+            guard state.connection?.id == connection.id || wasDraining else { return false }
+            if state.connection?.id == connection.id { state.detachCurrent(draining: nil) }
+            for (opID, call) in state.pending where call.sentOn == connection.id {
+                if call.request.isSafeToResend {
+                    state.pending[opID]!.sentOn = nil
+                } else {
+                    state.pending.removeValue(forKey: opID)
+                    actions.resume.append((call.continuation, .failure(SkiffClientError(.connectionLost))))
+                }
+            }
+            state.dropSubscriptions(onConnection: connection.id)
+            return true
+        }
+        perform(actions)
+        if wasCurrent {
+            logger.info(
+                "leader connection closed", metadata: ["connection": "\(connection)", "error": "\(error as Any)"])
+            ensureConnecting()
+        }
+    }
+
+    func perform(_ actions: Actions) {
+        for connection in actions.close { connection.close() }
+        for (continuation, result) in actions.resume {
+            switch result {
+            case .success(let response): continuation.resume(returning: response)
+            case .failure(let error): continuation.resume(throwing: error)
+            }
+        }
+        if actions.resendLater { scheduleResend() }
+        if actions.reconnect { ensureConnecting() }
+    }
+
+    private func scheduleResend() {
+        let delay = TimeAmount.milliseconds(configuration.reconnectBackoffInitialMs * 2)
+        group.next().scheduleTask(in: delay) { [self] in
+            state.withLockedValue { state in
+                guard let connection = state.connection else { return }
+                state.sendUnsent(on: connection)
+            }
+        }
+    }
+
+    // MARK: Lifecycle
+
+    /// Fails every call, ends every consumer, closes the connection.
+    func close() {
+        var actions = Actions()
+        let connection = state.withLockedValue { state -> WireConnection? in
+            guard !state.closed else { return nil }
+            state.closed = true
+            for (_, call) in state.pending {
+                actions.resume.append((call.continuation, .failure(SkiffClientError(.closed))))
+            }
+            for (_, waiter) in state.direct {
+                actions.resume.append((waiter.continuation, .failure(SkiffClientError(.closed))))
+            }
+            for (_, subscription) in state.subscriptions { subscription.continuation.finish() }
+            state.pending.removeAll()
+            state.direct.removeAll()
+            state.subscriptions.removeAll()
+            defer { state.connection = nil }
+            return state.connection
+        }
+        perform(actions)
+        connection?.close()
+    }
+
+    /// Fails calls whose deadline passed. Runs on a timer while the client is open.
+    func expireCalls() {
+        let now = NIODeadline.now()
+        var actions = Actions()
+        state.withLockedValue { state in
+            for (opID, call) in state.pending where call.deadline <= now {
+                state.pending.removeValue(forKey: opID)
+                let error =
+                    call.everSent
+                    ? SkiffClientError(.timeout) : SkiffClientError(.unavailable("no leader reachable in time"))
+                actions.resume.append((call.continuation, .failure(error)))
+            }
+        }
+        perform(actions)
+    }
+}
+
+/// Work collected under the lock and carried out after it is released.
+struct Actions {
+    var resume: [(CheckedContinuation<Response, any Error>, Result<Response, any Error>)] = []
+    var close: [WireConnection] = []
+    var resendLater = false
+    var reconnect = false
+}
+
+/// A call in the ledger.
+struct PendingCall {
+    let request: Request
+    let deadline: NIODeadline
+    let continuation: CheckedContinuation<Response, any Error>
+    /// The connection it was last sent on, or nil while it waits to be (re)sent.
+    var sentOn: UInt64?
+    var everSent = false
+    /// How many times it was sent.
+    var sends = 0
+
+    init(request: Request, deadline: NIODeadline, continuation: CheckedContinuation<Response, any Error>) {
+        self.request = request
+        self.deadline = deadline
+        self.continuation = continuation
+    }
+}
+
+/// A connection-bound request outside the ledger.
+struct DirectCall {
+    let connectionID: UInt64
+    let continuation: CheckedContinuation<Response, any Error>
+    let onResponse: (@Sendable (inout CoreState, Response) -> Void)?
+}

@@ -1,0 +1,99 @@
+import SkiffWire
+
+/// A message leased to this client by a subscription. Settle it with `ack()`, `nack()` or `reject()`
+/// before its lease ends, or extend the lease.
+public struct ReceivedDelivery: Sendable {
+    /// The delivery as the server sent it.
+    public let delivery: Delivery
+    let core: ClientCore
+    let connectionID: UInt64
+
+    public var id: MessageID { delivery.messageID }
+    public var body: [UInt8] { delivery.body }
+    public var headers: [String: String] { delivery.headers }
+    /// 1 on first delivery; higher on redeliveries.
+    public var deliveryCount: UInt32 { delivery.deliveryCount }
+    public var queue: ObjectName { delivery.queue }
+
+    /// Removes the message from the queue.
+    public func ack() async throws { try await settle(.ack) }
+
+    /// Returns the message to the queue for redelivery.
+    public func nack() async throws { try await settle(.nack) }
+
+    /// Dead-letters the message, or drops it when the queue has no dead-letter target.
+    public func reject() async throws { try await settle(.reject) }
+
+    /// Extends the lease to `ms` milliseconds from now (leader time).
+    public func extendLease(byMs ms: UInt32) async throws {
+        let request = ExtendLeaseRequest(queue: delivery.queue, leases: [delivery.lease], extendMs: ms)
+        try await ReceivedDelivery.run(.extendLease(request), core: core, connectionIDs: [connectionID])
+    }
+
+    func settle(_ kind: Settlement) async throws {
+        try await ReceivedDelivery.settle([self], kind)
+    }
+
+    /// Settles many deliveries of one client with one request per queue.
+    static func settle(_ deliveries: [ReceivedDelivery], _ kind: Settlement) async throws {
+        guard let core = deliveries.first?.core else { return }
+        let byQueue = Dictionary(grouping: deliveries, by: \.delivery.queue)
+        for (queue, group) in byQueue {
+            let request = SettleRequest(queue: queue, leases: group.map(\.delivery.lease))
+            let wire: Request
+            switch kind {
+            case .ack: wire = .ack(request)
+            case .nack: wire = .nack(request)
+            case .reject: wire = .reject(request)
+            }
+            try await run(wire, core: core, connectionIDs: Set(group.map(\.connectionID)))
+        }
+    }
+
+    /// Sends a lease operation. `UNKNOWN_LEASE` for a delivery received on a connection that has since
+    /// been lost is not an error: the server released that lease and the message will be redelivered.
+    private static func run(_ request: Request, core: ClientCore, connectionIDs: Set<UInt64>) async throws {
+        do {
+            let response = try await core.call(request)
+            guard case .ok = response else { throw SkiffClientError.unexpected(response, for: request) }
+        } catch let error as SkiffClientError where error.code == .unknownLease {
+            let current = core.currentConnectionID
+            if connectionIDs.contains(where: { $0 != current }) { return }
+            throw error
+        }
+    }
+
+    enum Settlement: Sendable { case ack, nack, reject }
+}
+
+/// An endless sequence of deliveries from one queue. It re-subscribes by itself after failovers; it ends
+/// with an error when the queue is deleted or the client closes, and unsubscribes when iteration stops.
+public struct QueueConsumer: AsyncSequence, Sendable {
+    public typealias Element = ReceivedDelivery
+    let stream: AsyncThrowingStream<ReceivedDelivery, any Error>
+
+    public func makeAsyncIterator() -> AsyncThrowingStream<ReceivedDelivery, any Error>.AsyncIterator {
+        stream.makeAsyncIterator()
+    }
+
+    /// Acks many deliveries with one request per queue.
+    public static func ack(_ deliveries: [ReceivedDelivery]) async throws {
+        try await ReceivedDelivery.settle(deliveries, .ack)
+    }
+
+    /// Nacks many deliveries with one request per queue.
+    public static func nack(_ deliveries: [ReceivedDelivery]) async throws {
+        try await ReceivedDelivery.settle(deliveries, .nack)
+    }
+}
+
+extension SkiffClient {
+    /// Subscribes to a queue. At most `prefetch` deliveries are unsettled at once (the server's credit
+    /// window); `leaseMs` of 0 uses the queue's default lease.
+    public func consume(
+        queue: String, namespace: String? = nil, prefetch: UInt32 = 100, leaseMs: UInt32 = 0
+    ) -> QueueConsumer {
+        let name = ObjectName(namespace: namespace ?? self.namespace, name: queue)
+        return QueueConsumer(stream: core.subscribe(queue: name, prefetch: max(prefetch, 1), leaseMs: leaseMs))
+    }
+}

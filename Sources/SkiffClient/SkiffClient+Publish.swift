@@ -1,0 +1,92 @@
+import SkiffWire
+
+extension SkiffClient {
+    /// Publishes one message to a queue and returns its id once the cluster has committed it.
+    @discardableResult
+    public func publish(
+        _ body: [UInt8], to queue: String, namespace: String? = nil, headers: [String: String] = [:],
+        priority: UInt8 = 0, ttlMs: UInt64? = nil, delayMs: UInt64? = nil
+    ) async throws -> MessageID {
+        let message = OutgoingMessage(body: body, headers: headers, priority: priority, ttlMs: ttlMs, delayMs: delayMs)
+        return try await publish([message], to: .queue(queue), namespace: namespace)[0]
+    }
+
+    /// Publishes messages as one atomic batch to a queue or an exchange; returns one id per message.
+    ///
+    /// The batch carries this client's producer id and the next sequence numbers for the target, so a
+    /// resend after a failover is acknowledged with the original ids instead of being stored again.
+    public func publish(
+        _ messages: [OutgoingMessage], to target: PublishTarget, namespace: String? = nil
+    ) async throws -> [MessageID] {
+        guard !messages.isEmpty else { throw SkiffClientError(.invalidArgument("empty batch")) }
+        for message in messages where message.priority > 9 {
+            throw SkiffClientError(.invalidArgument("priority \(message.priority) is above 9"))
+        }
+        let namespace = namespace ?? self.namespace
+        let producerID = try await producerID()
+        let key = PublishRequest.sequenceKey(namespace, target)
+        let response = try await core.call { state in
+            let sequence = state.takeSequences(key, count: messages.count)
+            let stamp = ProducerStamp(producerID: producerID, sequence: sequence)
+            return .publish(PublishRequest(namespace: namespace, target: target, producer: stamp, messages: messages))
+        }
+        guard case .published(let result) = response, result.messageIDs.count == messages.count else {
+            throw SkiffClientError(.protocolViolation("unexpected \(response.opcode) answer to publish"))
+        }
+        return result.messageIDs
+    }
+
+    /// This client's idempotent producer id, allocated by the cluster on first use.
+    public func producerID() async throws -> ProducerID {
+        if let id = core.state.withLockedValue({ $0.producerID }) { return id }
+        let response = try await send(.allocateProducer(producerGroup: ""))
+        guard case .producer(let allocated) = response else {
+            throw SkiffClientError.unexpected(response, for: .allocateProducer(producerGroup: ""))
+        }
+        // Two first publishes may race; the first allocation wins so that sequences stay on one id.
+        return core.state.withLockedValue { state in
+            if state.producerID == nil { state.producerID = allocated }
+            return state.producerID!
+        }
+    }
+
+    // MARK: Half messages
+
+    /// A prepared (half) message: stored but invisible until `commit()`.
+    public struct HalfMessage: Sendable {
+        public let halfID: HalfMessageID
+        public let messageID: MessageID
+        let client: SkiffClient
+
+        /// Makes the message visible.
+        public func commit() async throws { try await resolve(.commit) }
+
+        /// Discards the message.
+        public func rollback() async throws { try await resolve(.rollback) }
+
+        private func resolve(_ outcome: HalfOutcome) async throws {
+            try await client.sendExpectingOK(.halfResolve(HalfResolveRequest(halfID: halfID, outcome: outcome)))
+        }
+    }
+
+    /// Registers the checker the broker consults (through a checkback) when a half message of
+    /// `producerGroup` stays unresolved past its check interval. Survives reconnects.
+    public func registerHalfChecker(
+        producerGroup: String, _ checker: @escaping @Sendable (Checkback) async -> HalfOutcome
+    ) {
+        core.registerChecker(group: producerGroup, checker: checker)
+    }
+
+    /// Stores a half message for `producerGroup`.
+    public func prepareHalf(
+        _ message: OutgoingMessage, to target: PublishTarget, producerGroup: String, namespace: String? = nil
+    ) async throws -> HalfMessage {
+        let publish = PublishRequest(namespace: namespace ?? self.namespace, target: target, messages: [message])
+        let request = Request.halfPrepare(HalfPrepareRequest(producerGroup: producerGroup, publish: publish))
+        let response = try await send(request)
+        guard case .halfPrepared(let prepared) = response else {
+            throw SkiffClientError.unexpected(response, for: request)
+        }
+        return HalfMessage(halfID: prepared.halfID, messageID: prepared.messageID, client: self)
+    }
+}

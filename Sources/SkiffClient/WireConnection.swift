@@ -1,0 +1,151 @@
+import NIOCore
+import NIOPosix
+import SkiffWire
+
+/// Receives everything one connection reports, on the connection's event loop.
+protocol WireConnectionDelegate: AnyObject, Sendable {
+    /// A response arrived for `requestID`.
+    func connection(_ connection: WireConnection, received response: Response, for requestID: RequestID)
+    /// The server pushed a message.
+    func connection(_ connection: WireConnection, received push: Push)
+    /// The connection closed (for any reason); called exactly once.
+    func connectionClosed(_ connection: WireConnection, error: (any Error)?)
+}
+
+/// One TCP connection to one node: frames out, frames in, nothing else. Request bookkeeping lives in
+/// `ClientCore`, so requests can outlive the connection they were first sent on.
+final class WireConnection: Sendable, CustomStringConvertible {
+    /// A process-unique number for logs and for matching stale callbacks.
+    let id: UInt64
+    /// `host:port` this connection goes to.
+    let address: String
+    let channel: any Channel
+
+    private init(id: UInt64, address: String, channel: any Channel) {
+        self.id = id
+        self.address = address
+        self.channel = channel
+    }
+
+    var description: String { "connection#\(id)(\(address))" }
+
+    /// Connects to `address` and installs the frame codec. The delegate hears of every frame.
+    static func connect(
+        id: UInt64, address: String, group: any EventLoopGroup, connectTimeout: TimeAmount,
+        frameBytesMax: Int, delegate: any WireConnectionDelegate
+    ) async throws -> WireConnection {
+        let (host, port) = try parseAddress(address)
+        let box = ConnectionBox()
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = WireClientHandler(box: box, delegate: delegate)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(WireFrameDecoder(frameBytesMax: frameBytesMax)),
+                        MessageToByteHandler(WireFrameEncoder()), handler,
+                    ])
+                }
+            }
+            .connect(host: host, port: port).get()
+        let connection = WireConnection(id: id, address: address, channel: channel)
+        try await channel.eventLoop.submit { box.connection = connection }.get()
+        return connection
+    }
+
+    /// Queues a frame and schedules one flush for all frames written in the same event-loop tick.
+    ///
+    /// Frames written from one thread reach the socket in call order (event-loop tasks are FIFO).
+    func send(_ frame: Frame) {
+        channel.eventLoop.execute { [channel] in
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: WireClientHandler.self) else {
+                return
+            }
+            handler.write(frame)
+        }
+    }
+
+    /// Closes the connection; the delegate hears `connectionClosed`.
+    func close() { channel.close(mode: .all, promise: nil) }
+
+    /// Splits `host:port` (IPv6 as `[::1]:port`).
+    static func parseAddress(_ address: String) throws(SkiffClientError) -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            port > 0, port < 65536
+        else { throw SkiffClientError(.invalidArgument("address \(address) is not host:port")) }
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw SkiffClientError(.invalidArgument("address \(address) has no host")) }
+        return (host, port)
+    }
+}
+
+/// Lets the handler, created before the connection object exists, find it. Only touched on the event loop.
+private final class ConnectionBox: @unchecked Sendable {
+    var connection: WireConnection?
+}
+
+/// The last handler in a client pipeline: decodes frames into responses and pushes, coalesces flushes.
+private final class WireClientHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = Frame
+    typealias OutboundOut = Frame
+
+    private let box: ConnectionBox
+    private let delegate: any WireConnectionDelegate
+    private var context: ChannelHandlerContext?
+    private var flushScheduled = false
+    private var closedReported = false
+    private var closeError: (any Error)?
+
+    init(box: ConnectionBox, delegate: any WireConnectionDelegate) {
+        self.box = box
+        self.delegate = delegate
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func write(_ frame: Frame) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(frame), promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.execute { [self] in
+            flushScheduled = false
+            self.context?.flush()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard let connection = box.connection else { return }
+        do {
+            switch frame.kind {
+            case .response: delegate.connection(connection, received: try Response(frame: frame), for: frame.requestID)
+            case .push: delegate.connection(connection, received: try Push(frame: frame))
+            case .request, .peer: throw FrameError(.unknownKind(frame.kind.rawValue))
+            }
+        } catch {
+            closeError = SkiffClientError(.protocolViolation("undecodable frame from server: \(error)"))
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if closeError == nil { closeError = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        reportClosed()
+        context.fireChannelInactive()
+    }
+
+    private func reportClosed() {
+        guard !closedReported, let connection = box.connection else { return }
+        closedReported = true
+        delegate.connectionClosed(connection, error: closeError)
+    }
+}

@@ -1,0 +1,215 @@
+/// Consumer messages: subscriptions, pushed deliveries, settlement and leases.
+
+/// Subscribes this connection to a queue. The server pushes `Delivery` frames while the subscription has
+/// fewer than `prefetch` unsettled deliveries.
+public struct SubscribeRequest: WireCodable, Hashable {
+    public var queue: ObjectName
+    /// The maximum unsettled deliveries (the credit window); at least 1.
+    public var prefetch: UInt32
+    /// The lease per delivery; 0 uses the queue's default.
+    public var leaseMs: UInt32
+
+    /// Creates the request.
+    public init(queue: ObjectName, prefetch: UInt32, leaseMs: UInt32 = 0) {
+        self.queue = queue
+        self.prefetch = prefetch
+        self.leaseMs = leaseMs
+    }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.write(queue)
+        writer.write(prefetch)
+        writer.write(leaseMs)
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        queue = try reader.read()
+        prefetch = try reader.readUInt32("subscribe.prefetch")
+        guard prefetch >= 1 else { throw FrameError(.invalidValue(field: "subscribe.prefetch")) }
+        leaseMs = try reader.readUInt32("subscribe.leaseMs")
+    }
+}
+
+/// Changes a subscription's credit window.
+public struct PrefetchRequest: WireCodable, Hashable {
+    public var subscriptionID: SubscriptionID
+    public var prefetch: UInt32
+
+    /// Creates the request.
+    public init(subscriptionID: SubscriptionID, prefetch: UInt32) {
+        self.subscriptionID = subscriptionID
+        self.prefetch = prefetch
+    }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.write(subscriptionID)
+        writer.write(prefetch)
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        subscriptionID = try reader.readID("prefetch.subscription")
+        prefetch = try reader.readUInt32("prefetch.prefetch")
+        guard prefetch >= 1 else { throw FrameError(.invalidValue(field: "prefetch.prefetch")) }
+    }
+}
+
+/// One leased message pushed to a subscription.
+public struct Delivery: WireCodable, Hashable {
+    public var subscriptionID: SubscriptionID
+    public var queue: ObjectName
+    public var messageID: MessageID
+    /// Names this lease; settle and extend calls must present it.
+    public var leaseToken: LeaseToken
+    /// 1 on the first delivery, raised on every redelivery.
+    public var deliveryCount: UInt32
+    public var priority: UInt8
+    /// Leader time of the publish, milliseconds since the Unix epoch.
+    public var publishedAtMs: UInt64
+    /// Leader time at which the lease ends unless extended.
+    public var leaseExpiresAtMs: UInt64
+    public var headers: [String: String]
+    public var body: [UInt8]
+
+    /// Creates a delivery.
+    public init(
+        subscriptionID: SubscriptionID, queue: ObjectName, messageID: MessageID, leaseToken: LeaseToken,
+        deliveryCount: UInt32, priority: UInt8 = 0, publishedAtMs: UInt64 = 0, leaseExpiresAtMs: UInt64 = 0,
+        headers: [String: String] = [:], body: [UInt8]
+    ) {
+        self.subscriptionID = subscriptionID
+        self.queue = queue
+        self.messageID = messageID
+        self.leaseToken = leaseToken
+        self.deliveryCount = deliveryCount
+        self.priority = priority
+        self.publishedAtMs = publishedAtMs
+        self.leaseExpiresAtMs = leaseExpiresAtMs
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The handle to settle or extend this delivery with.
+    public var lease: LeaseHandle { LeaseHandle(messageID: messageID, leaseToken: leaseToken) }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.write(subscriptionID)
+        writer.write(queue)
+        writer.write(messageID)
+        writer.write(leaseToken)
+        writer.write(deliveryCount)
+        writer.write(priority)
+        writer.write(publishedAtMs)
+        writer.write(leaseExpiresAtMs)
+        writer.write(headers)
+        writer.writeBytes(body)
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        subscriptionID = try reader.readID("delivery.subscription")
+        queue = try reader.read()
+        messageID = try reader.readID("delivery.messageID")
+        leaseToken = try reader.readID("delivery.leaseToken")
+        deliveryCount = try reader.readUInt32("delivery.count")
+        priority = try reader.readUInt8("delivery.priority")
+        publishedAtMs = try reader.readUInt64("delivery.publishedAt")
+        leaseExpiresAtMs = try reader.readUInt64("delivery.leaseExpiresAt")
+        headers = try reader.readMap("delivery.headers")
+        body = try reader.readBytes("delivery.body")
+    }
+}
+
+/// Names one lease of one message.
+public struct LeaseHandle: WireCodable, Hashable {
+    public var messageID: MessageID
+    public var leaseToken: LeaseToken
+
+    /// Creates the handle.
+    public init(messageID: MessageID, leaseToken: LeaseToken) {
+        self.messageID = messageID
+        self.leaseToken = leaseToken
+    }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.write(messageID)
+        writer.write(leaseToken)
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        messageID = try reader.readID("lease.messageID")
+        leaseToken = try reader.readID("lease.token")
+    }
+}
+
+/// Acks, nacks or rejects leased messages of one queue (one Raft command for the whole list).
+public struct SettleRequest: WireCodable, Hashable {
+    public var queue: ObjectName
+    /// At least one lease.
+    public var leases: [LeaseHandle]
+
+    /// Creates the request.
+    public init(queue: ObjectName, leases: [LeaseHandle]) {
+        self.queue = queue
+        self.leases = leases
+    }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.write(queue)
+        writer.writeArray(leases) { $0.write($1) }
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        queue = try reader.read()
+        leases = try reader.readArray("settle.leases", elementBytesMin: 16) { r throws(FrameError) in try r.read() }
+        guard !leases.isEmpty else { throw FrameError(.invalidValue(field: "settle.leases")) }
+    }
+}
+
+/// Pushes back the lease expiry of leased messages to `now + extendMs` (leader time).
+public struct ExtendLeaseRequest: WireCodable, Hashable {
+    public var queue: ObjectName
+    public var leases: [LeaseHandle]
+    public var extendMs: UInt32
+
+    /// Creates the request.
+    public init(queue: ObjectName, leases: [LeaseHandle], extendMs: UInt32) {
+        self.queue = queue
+        self.leases = leases
+        self.extendMs = extendMs
+    }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.write(queue)
+        writer.writeArray(leases) { $0.write($1) }
+        writer.write(extendMs)
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        queue = try reader.read()
+        leases = try reader.readArray("extend.leases", elementBytesMin: 16) { r throws(FrameError) in try r.read() }
+        guard !leases.isEmpty else { throw FrameError(.invalidValue(field: "extend.leases")) }
+        extendMs = try reader.readUInt32("extend.ms")
+    }
+}
+
+/// Tells a client that the server ended a subscription (leadership lost, queue deleted, exclusive consumer
+/// displaced). The client decides whether to re-subscribe, following `error`.
+public struct SubscriptionEnded: WireCodable, Hashable {
+    public var subscriptionID: SubscriptionID
+    public var error: WireError
+
+    /// Creates the notice.
+    public init(subscriptionID: SubscriptionID, error: WireError) {
+        self.subscriptionID = subscriptionID
+        self.error = error
+    }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.write(subscriptionID)
+        writer.write(error)
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        subscriptionID = try reader.readID("ended.subscription")
+        error = try reader.read()
+    }
+}

@@ -1,1 +1,0 @@
-// SkiffWire: see docs/architecture.md for what this module owns.

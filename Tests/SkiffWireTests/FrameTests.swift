@@ -1,0 +1,58 @@
+import Testing
+
+@testable import SkiffWire
+
+@Suite struct FrameTests {
+    /// A frame encodes to the documented header layout and decodes back to itself.
+    @Test func headerLayoutAndRoundTrip() throws {
+        let frame = Frame(kind: .request, opcode: 30, requestID: RequestID(0x0102_0304_0506_0708), payload: [9, 8, 7])
+        let bytes = frame.encoded()
+        #expect(bytes == [0, 0, 0, 15, 1, 0, 0, 30, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8, 7])
+        let decoded = try FrameDecoder.decode(bytes)
+        #expect(decoded?.frame == frame)
+        #expect(decoded?.consumed == bytes.count)
+    }
+
+    /// Every strict prefix of a frame asks for more bytes instead of failing or decoding.
+    @Test func prefixesNeedMoreData() throws {
+        let bytes = Request.ping.frame(id: RequestID(7)).encoded()
+        for cut in 0..<bytes.count {
+            #expect(try FrameDecoder.decode(Array(bytes[0..<cut])) == nil)
+        }
+    }
+
+    /// An oversized length prefix is refused from its four bytes alone, and a too-short one is malformed.
+    @Test func lengthBounds() {
+        #expect(throws: FrameError(.frameTooLarge(announcedBytes: 1025, frameBytesMax: 1024))) {
+            try FrameDecoder.decode([0, 0, 4, 1], frameBytesMax: 1024)
+        }
+        #expect(throws: FrameError(.frameTooShort(announcedBytes: 11))) {
+            try FrameDecoder.decode([0, 0, 0, 11])
+        }
+        #expect(FrameError(.frameTooLarge(announcedBytes: 2, frameBytesMax: 1)).code == .frameTooLarge)
+    }
+
+    /// Unknown kinds, flags and opcodes are typed errors.
+    @Test func unknownHeaderFields() throws {
+        var bytes = Request.ping.frame(id: RequestID(1)).encoded()
+        bytes[4] = 9
+        #expect(throws: FrameError(.unknownKind(9))) { try FrameDecoder.decode(bytes) }
+        bytes[4] = 1
+        bytes[5] = 0x80
+        #expect(throws: FrameError(.unknownFlags(0x80))) { try FrameDecoder.decode(bytes) }
+        let frame = Frame(kind: .request, opcode: 999, requestID: RequestID(1), payload: [])
+        #expect(throws: FrameError(.unknownOpcode(kind: 1, opcode: 999))) { try Request(frame: frame) }
+    }
+
+    /// Error codes survive the wire, unknown ones included, and NOT_LEADER carries its hint.
+    @Test func errorCodes() throws {
+        for code in ErrorCode.known {
+            #expect(ErrorCode(rawValue: code.rawValue) == code)
+        }
+        #expect(ErrorCode(rawValue: 4000) == .unknown(4000))
+        let error = WireError(.notLeader, "follower", leaderID: NodeID(3), leaderAddress: "127.0.0.1:7003")
+        let frame = Response.error(error).frame(id: RequestID(5))
+        #expect(try Response(frame: frame) == .error(error))
+        #expect(error.description.contains("127.0.0.1:7003"))
+    }
+}
