@@ -68,6 +68,22 @@ struct HistoryCheckerTests {
         #expect(check?.info["after-ack"] == 1)
     }
 
+    /// An acked delivery redelivered around the holder's re-subscription (its connection was lost, so the ack
+    /// could not settle) is allowed as after-disconnect.
+    @Test func duplicateAfterDisconnect() {
+        var b = HistoryBuilder()
+        b.publish("a", seq: 1)
+        b.deliver("a", consumer: 2)
+        b.ack("a", consumer: 2)
+        b.deliver("a", consumer: 3, deliveries: 2)
+        b.observe(.resubscribe, process: 2)
+        b.ack("a", consumer: 3)
+        b.drain()
+        let check = b.verdict().check("duplicates")
+        #expect(check?.valid == true)
+        #expect(check?.info["after-disconnect"] == 1)
+    }
+
     /// Redelivery after the holder crashed, or after its lease expired, is allowed but counted by class.
     @Test func allowedDuplicatesAreClassified() {
         var b = HistoryBuilder()

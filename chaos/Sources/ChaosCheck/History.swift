@@ -63,7 +63,11 @@ public struct HistoryMeta: Codable, Sendable, Equatable {
     public var leaseSlackMs: Int64
     /// Longest window without a successful operation that is acceptable once all faults are healed.
     public var unavailabilityBoundMs: Int64
+    /// How long after a redelivery a consumer's re-subscription may be observed and still explain it.
+    public var disconnectGraceMs: Int64?
     public var command: String?
+
+    public static let disconnectGraceMsDefault: Int64 = 5_000
 
     public init(
         seed: UInt64, nodes: Int, faults: [String], leaseMs: Int64 = 5_000, leaseSlackMs: Int64 = 1_000,

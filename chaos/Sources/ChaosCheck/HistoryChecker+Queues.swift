@@ -72,10 +72,15 @@ extension HistoryChecker {
         let holder = previous.process
         let window = { (t: Int64) in t > previous.t && t <= current.t }
         let mine = settlements.filter { $0.process == holder && $0.invoke.t >= previous.t && $0.invoke.t <= current.t }
-        if mine.contains(where: { $0.kind == .ack && $0.outcome == .ok && $0.endT <= current.t }) { return .afterAck }
         let events = interruptions[holder, default: []]
+        // A consumer notices a lost connection only when it re-subscribes, which may be observed a little
+        // after the broker already redelivered; an ack sent on the dead connection cannot have settled.
+        let graceNs = (index.meta.disconnectGraceMs ?? HistoryMeta.disconnectGraceMsDefault) * 1_000_000
+        let disconnected = events.contains { $0.op == .resubscribe && $0.t > previous.t && $0.t <= current.t + graceNs }
+        let acked = mine.contains { $0.kind == .ack && $0.outcome == .ok && $0.endT <= current.t }
+        if acked && !disconnected { return .afterAck }
         if events.contains(where: { $0.op == .crash && window($0.t) }) { return .afterCrash }
-        if events.contains(where: { $0.op == .resubscribe && window($0.t) }) { return .afterDisconnect }
+        if disconnected { return .afterDisconnect }
         if mine.contains(where: { $0.kind == .nack && $0.outcome != .fail }) { return .afterNack }
         if mine.contains(where: { $0.kind == .ack && $0.outcome != .ok }) { return .afterAckFailure }
         let leaseNs = (index.meta.leaseMs - index.meta.leaseSlackMs) * 1_000_000

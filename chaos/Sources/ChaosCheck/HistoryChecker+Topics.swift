@@ -7,13 +7,15 @@ extension HistoryChecker {
         var last: [String: Int64] = [:]
         var holder: [String: String] = [:]
         for event in index.observations where event.op == .consume || event.op == .seek {
-            guard let partition = event.partition, let offset = event.offset else { continue }
+            guard let partition = event.partition else { continue }
             let place = "\(event.topic ?? "")/\(partition)"
             let stream = "consumer \(event.process) \(place)"
             if event.op == .seek {
-                last[stream] = offset - 1
+                // A seek to an unknown position (a group rebalance) starts a fresh stream.
+                last[stream] = event.offset.map { $0 - 1 }
                 continue
             }
+            guard let offset = event.offset else { continue }
             if let msg = event.msg {
                 if let other = holder["\(place):\(offset)"], other != msg {
                     anomalies.append("\(place):\(offset) read as both \(other) and \(msg)")

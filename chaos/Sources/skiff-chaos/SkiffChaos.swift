@@ -6,6 +6,6 @@ struct SkiffChaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff-chaos",
         abstract: "Jepsen-style chaos testing for Skiff: workload, nemesis, history checker.",
-        subcommands: [CheckCommand.self, ScheduleCommand.self, ProxyCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, ScheduleCommand.self, ProxyCommand.self]
     )
 }
