@@ -319,6 +319,9 @@ struct HistoryCheckerTests {
         #expect(b.verdict().check("availability")?.info["longest-overall-ms"] ?? 0 >= 5_000)
         b.advance(ms: 3_000)
         b.op(.workloadEnd, process: 9)
+        // The final heal after the workload does not shorten the judged window.
+        b.nemesis(.start, fault: "heal-all", id: 9)
+        b.nemesis(.stop, fault: "heal-all", id: 9)
         let check = b.verdict().check("availability")
         #expect(check?.valid == false)
         #expect(check?.info["longest-after-heal-ms"] ?? 0 >= 3_000)

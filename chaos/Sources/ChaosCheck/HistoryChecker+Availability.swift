@@ -21,10 +21,12 @@ extension HistoryChecker {
         for (key, balance) in open.sorted(by: { $0.key < $1.key }) where balance > 0 {
             anomalies.append("fault \(key) was never healed")
         }
-        let healT = index.nemesis.filter { $0.op == .stop }.map(\.t).max() ?? 0
         let endT =
             index.operations(.workloadEnd).first?.invoke.t
             ?? index.observations(.workloadEnd).first?.t ?? index.endT
+        // The final heal-everything step runs after the workload; the window is judged from the last heal
+        // that happened while clients were still working.
+        let healT = index.nemesis.filter { $0.op == .stop && $0.t <= endT }.map(\.t).max() ?? 0
         let times = successTimes()
         let afterHeal = longestGap(times.filter { $0 >= healT && $0 <= endT }, from: healT, to: endT)
         let overall = longestGap(times.filter { $0 <= endT }, from: 0, to: endT)
