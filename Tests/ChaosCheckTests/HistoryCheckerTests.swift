@@ -84,6 +84,19 @@ struct HistoryCheckerTests {
         #expect(check?.info["after-disconnect"] == 1)
     }
 
+    /// A redelivery after a leader change (every consumer connection to the old leader dropped) is allowed.
+    @Test func duplicateAfterLeaderChange() {
+        var b = HistoryBuilder()
+        b.publish("a", seq: 1)
+        b.deliver("a", consumer: 2)
+        b.ack("a", consumer: 2)
+        b.observe(.leader, process: -1) { $0.node = 2 }
+        b.deliver("a", consumer: 3, deliveries: 2)
+        b.ack("a", consumer: 3)
+        b.drain()
+        #expect(b.verdict().check("duplicates")?.info["after-disconnect"] == 1)
+    }
+
     /// Redelivery after the holder crashed, or after its lease expired, is allowed but counted by class.
     @Test func allowedDuplicatesAreClassified() {
         var b = HistoryBuilder()

@@ -23,6 +23,8 @@ public enum OpKind: String, Codable, Sendable, Equatable, CaseIterable {
     case crash
     /// A consumer's connection was lost and it re-subscribed; its leases were released by the broker.
     case resubscribe
+    /// The harness saw a new leader (`node`). Consumers connected to the old one lost their connection.
+    case leader
     /// Topic produce (`topic`, `msg`, `producer`, `seq`; the `ok` carries `partition` and `offset`).
     case produce
     /// A topic record read by a consumer process (`topic`, `partition`, `offset`, `msg`, optional `group`).

@@ -33,6 +33,7 @@ extension HistoryChecker {
         var anomalies: [String] = []
         let settle = settlementsByMsg()
         let interruptions = interruptionsByProcess()
+        let leaderChanges = index.observations(.leader)
         var deliveries: [String: [HistoryEvent]] = [:]
         for event in index.observations(.deliver) {
             if let msg = event.msg { deliveries[msg, default: []].append(event) }
@@ -48,7 +49,8 @@ extension HistoryChecker {
                     kind = .storedTwice
                     serverIds.insert(id)
                 } else {
-                    kind = classify(previous, current, settle[msg, default: []], interruptions)
+                    kind = classify(
+                        previous, current, settle[msg, default: []], interruptions, leaderChanges: leaderChanges)
                 }
                 classes[kind, default: 0] += 1
                 if !kind.isAllowed {
@@ -67,7 +69,7 @@ extension HistoryChecker {
 
     private func classify(
         _ previous: HistoryEvent, _ current: HistoryEvent, _ settlements: [Operation],
-        _ interruptions: [Int: [HistoryEvent]]
+        _ interruptions: [Int: [HistoryEvent]], leaderChanges: [HistoryEvent]
     ) -> DuplicateClass {
         let holder = previous.process
         let window = { (t: Int64) in t > previous.t && t <= current.t }
@@ -75,8 +77,11 @@ extension HistoryChecker {
         let events = interruptions[holder, default: []]
         // A consumer notices a lost connection only when it re-subscribes, which may be observed a little
         // after the broker already redelivered; an ack sent on the dead connection cannot have settled.
+        // A leader change drops every consumer connection to the old leader.
         let graceNs = (index.meta.disconnectGraceMs ?? HistoryMeta.disconnectGraceMsDefault) * 1_000_000
-        let disconnected = events.contains { $0.op == .resubscribe && $0.t > previous.t && $0.t <= current.t + graceNs }
+        let disconnected = (events + leaderChanges).contains {
+            $0.op == .resubscribe || $0.op == .leader ? $0.t > previous.t && $0.t <= current.t + graceNs : false
+        }
         let acked = mine.contains { $0.kind == .ack && $0.outcome == .ok && $0.endT <= current.t }
         if acked && !disconnected { return .afterAck }
         if events.contains(where: { $0.op == .crash && window($0.t) }) { return .afterCrash }

@@ -11,18 +11,22 @@ struct AdminProbe: Sendable {
 
     let group: MultiThreadedEventLoopGroup
 
-    /// The leader most nodes report, preferring a node that says it is the leader itself; nil if none is known.
+    /// The leader: among nodes that say they lead, the one with the highest term (a partitioned old leader
+    /// may still believe it leads); otherwise the leader most nodes report. Nil if none is known.
     func leader(of nodes: [NodeSpec]) async -> Int? {
         var votes: [Int: Int] = [:]
+        var claimed: (id: Int, term: Int)?
         for node in nodes {
-            guard let json = await get(host: node.host, port: node.adminPort, path: "/cluster") else { continue }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
-                continue
+            guard let json = await get(host: node.host, port: node.adminPort, path: "/cluster"),
+                let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+            else { continue }
+            let term = object["term"] as? Int ?? 0
+            if object["role"] as? String == "leader", let id = object["node"] as? Int, term > claimed?.term ?? -1 {
+                claimed = (id, term)
             }
-            if object["role"] as? String == "leader", let id = object["node"] as? Int { return id }
             if let id = object["leader"] as? Int { votes[id, default: 0] += 1 }
         }
-        return votes.max { $0.value < $1.value }?.key
+        return claimed?.id ?? votes.max { $0.value < $1.value }?.key
     }
 
     /// The body of an HTTP/1.0 GET, or nil on any error or timeout.

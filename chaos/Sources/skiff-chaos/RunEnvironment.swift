@@ -104,6 +104,7 @@ final class Environment: @unchecked Sendable {
         Console.out(
             "skiff-chaos: \(command.nodes) nodes, seed \(command.seed), \(steps.count) fault windows, "
                 + "\(command.duration) s, backend \(links.name)")
+        let watcher = Task { [group] in await Self.watchLeader(specs, probe: AdminProbe(group: group), recorder) }
         async let faults: Void = nemesis.run(start: start)
         await Workload.withDeadline(deadline) { await Workload.run(context, until: deadline) }
         await faults
@@ -111,7 +112,29 @@ final class Environment: @unchecked Sendable {
         _ = await waitForLeader(specs)
         Console.out("skiff-chaos: healed; draining")
         await Workload.drain(context)
+        watcher.cancel()
+        await watcher.value
         await recorder.close()
+    }
+
+    /// How often the leader watcher asks the nodes who leads.
+    static let leaderPollMs = 100
+
+    /// Records every leader change the harness sees, until cancelled: consumers connected to an old leader
+    /// lose their connection, which explains redeliveries.
+    static func watchLeader(_ specs: [NodeSpec], probe: AdminProbe, _ recorder: HistoryRecorder) async {
+        var current: Int?
+        while !Task.isCancelled {
+            let leader = await probe.leader(of: specs)
+            if let leader, leader != current {
+                var event = HistoryEvent(type: .ok, t: 0, op: .leader, process: -1)
+                event.node = leader
+                event.detail = current.map { "from \($0)" }
+                await recorder.record(event)
+                current = leader
+            }
+            try? await Task.sleep(for: .milliseconds(leaderPollMs))
+        }
     }
 
     /// Stops nodes, proxies, namespaces and tmpfs mounts. Safe to call after a partial set-up.

@@ -45,11 +45,14 @@ extension Workload {
         while ContinuousClock.now < deadline && !Task.isCancelled {
             guard let client = try? context.makeClient("chaos-consumer-\(process)") else { return }
             let crashed = await consumeUntilCrash(context, client: client, process: process, rng: &rng, until: deadline)
+            if crashed {
+                // Recorded before the connection drops, so a redelivery is never seen before the crash.
+                var event = HistoryEvent(type: .ok, t: 0, op: .crash, process: process)
+                event.queue = context.config.queue
+                await context.recorder.record(event)
+            }
             client.close()
             guard crashed else { return }
-            var event = HistoryEvent(type: .ok, t: 0, op: .crash, process: process)
-            event.queue = context.config.queue
-            await context.recorder.record(event)
             process = context.freshProcess()
         }
     }

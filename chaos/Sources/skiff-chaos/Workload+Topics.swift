@@ -47,11 +47,13 @@ extension Workload {
             guard let client = try? context.makeClient("chaos-group-\(process)") else { return }
             await readCommitted(context, client: client, process: process)
             let crashed = await groupMemberRun(context, client: client, process: process, rng: &rng, until: deadline)
+            if crashed {
+                var event = HistoryEvent(type: .ok, t: 0, op: .crash, process: process)
+                event.topic = context.config.topic
+                await context.recorder.record(event)
+            }
             client.close()
             guard crashed else { return }
-            var event = HistoryEvent(type: .ok, t: 0, op: .crash, process: process)
-            event.topic = context.config.topic
-            await context.recorder.record(event)
             process = context.freshProcess()
         }
     }
