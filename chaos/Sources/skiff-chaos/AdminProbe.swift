@@ -21,7 +21,9 @@ struct AdminProbe: Sendable {
                 let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
             else { continue }
             let term = object["term"] as? Int ?? 0
-            if object["role"] as? String == "leader", let id = object["node"] as? Int, term > claimed?.term ?? -1 {
+            if (object["role"] as? String)?.lowercased() == "leader", let id = object["node"] as? Int,
+                term > claimed?.term ?? -1
+            {
                 claimed = (id, term)
             }
             if let id = object["leader"] as? Int { votes[id, default: 0] += 1 }
