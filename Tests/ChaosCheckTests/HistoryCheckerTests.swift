@@ -161,6 +161,17 @@ struct HistoryCheckerTests {
         #expect(check?.count == 1)
     }
 
+    /// A publish with an unknown outcome (the client may still be resending it) promises no order.
+    @Test func fifoIgnoresUnknownPublishes() {
+        var b = HistoryBuilder()
+        b.publish("a", seq: 1, outcome: .unknown)
+        b.publish("b", seq: 2)
+        b.deliver("b")
+        b.deliver("a")
+        b.drain()
+        #expect(b.verdict().check("fifo")?.valid == true)
+    }
+
     /// Different priority levels may be delivered out of publish order.
     @Test func fifoIgnoresOtherPriorities() {
         var b = HistoryBuilder()

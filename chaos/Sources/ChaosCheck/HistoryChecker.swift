@@ -6,7 +6,8 @@ public struct HistoryChecker: Sendable {
     let firstVisibleT: [String: Int64]
     /// Message ids a client ever tried to write (publish, produce, transaction, half message).
     let invokedMsgs: Set<String>
-    /// Message id → its publish invoke (queue messages only), for ordering checks.
+    /// Message id → its acknowledged publish invoke (queue messages only), for ordering checks. A publish
+    /// whose outcome is unknown may be retried later by the client, so it promises no order.
     let publishOf: [String: HistoryEvent]
 
     public init(events: [HistoryEvent]) {
@@ -28,7 +29,7 @@ public struct HistoryChecker: Sendable {
             switch event.op {
             case .publish, .produce, .halfPublish:
                 if let msg = event.msg { invoked.insert(msg) }
-                if event.op == .publish, let msg = event.msg { publishes[msg] = event }
+                if event.op == .publish, operation.outcome == .ok, let msg = event.msg { publishes[msg] = event }
             case .txn:
                 invoked.formUnion(event.msgs ?? [])
             default:
