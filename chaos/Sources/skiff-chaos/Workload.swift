@@ -91,7 +91,13 @@ final class WorkloadContext: Sendable {
     static func outcome(of error: any Error) -> EventType {
         guard let error = error as? SkiffClientError else { return .unknown }
         switch error.kind {
-        case .server, .unavailable, .invalidArgument: return .fail
+        case .server(let wire):
+            // A proposal whose leader stepped down or timed out may still commit under the next leader.
+            switch wire.code {
+            case .notLeader, .timeout, .unavailable, .internalError, .unknown: return .unknown
+            default: return .fail
+            }
+        case .unavailable, .invalidArgument: return .fail
         case .connectionLost, .timeout, .closed, .protocolViolation: return .unknown
         }
     }
