@@ -93,7 +93,8 @@ let package = Package(
         .testTarget(name: "SkiffLogTests", dependencies: ["SkiffLog"]),
         .testTarget(name: "SkiffStoreTests", dependencies: ["SkiffStore", "SkiffLog"]),
         .testTarget(name: "SkiffBrokerTests", dependencies: ["SkiffBroker"]),
-        .testTarget(name: "SkiffWireTests", dependencies: ["SkiffWire"]),
+        .testTarget(
+            name: "SkiffWireTests", dependencies: ["SkiffWire", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SkiffServerTests", dependencies: ["SkiffServer"]),
         .testTarget(
             name: "SkiffClientTests",

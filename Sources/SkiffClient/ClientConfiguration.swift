@@ -29,7 +29,7 @@ extension SkiffClient {
         public init(
             clientID: String = "skiff-swift", role: ClientRole = .client, defaultNamespace: String = "default",
             requestTimeoutMs: Int64 = 30_000, connectTimeoutMs: Int64 = 1_000, handshakeTimeoutMs: Int64 = 2_000,
-            reconnectBackoffInitialMs: Int64 = 10, reconnectBackoffMaxMs: Int64 = 500,
+            reconnectBackoffInitialMs: Int64 = 10, reconnectBackoffMaxMs: Int64 = 200,
             frameBytesMax: Int = WireProtocol.frameBytesMaxDefault, pendingCallsMax: Int = 1_000_000
         ) {
             self.clientID = clientID

@@ -48,7 +48,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
                     let request: Request
                     do { request = try build(&state) } catch { return .failure(error) }
                     state.pending[opID] = PendingCall(
-                        request: request, deadline: deadline, continuation: continuation)
+                        request: request, order: state.allocateID(), deadline: deadline, continuation: continuation)
                     if let connection = state.connection { state.send(opID, on: connection) }
                     return .success(state.connection == nil)
                 }
@@ -164,6 +164,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
                 state.direct.removeValue(forKey: requestID)
                 actions.resume.append((waiter.continuation, .failure(SkiffClientError(.connectionLost))))
             }
+            if state.leaderHint == connection.address { state.leaderHint = nil }
             let wasDraining = state.draining.removeValue(forKey: connection.id) != nil
             guard state.connection?.id == connection.id || wasDraining else { return false }
             if state.connection?.id == connection.id { state.detachCurrent(draining: nil) }
@@ -261,6 +262,8 @@ struct Actions {
 /// A call in the ledger.
 struct PendingCall {
     let request: Request
+    /// Assigned under the lock together with the request's sequence numbers; (re)sends follow it.
+    let order: UInt64
     let deadline: NIODeadline
     let continuation: CheckedContinuation<Response, any Error>
     /// The connection it was last sent on, or nil while it waits to be (re)sent.
@@ -269,8 +272,11 @@ struct PendingCall {
     /// How many times it was sent.
     var sends = 0
 
-    init(request: Request, deadline: NIODeadline, continuation: CheckedContinuation<Response, any Error>) {
+    init(
+        request: Request, order: UInt64, deadline: NIODeadline, continuation: CheckedContinuation<Response, any Error>
+    ) {
         self.request = request
+        self.order = order
         self.deadline = deadline
         self.continuation = continuation
     }

@@ -47,9 +47,8 @@ struct CoreState {
 
     /// Sends every unsent call, oldest first.
     mutating func sendUnsent(on connection: WireConnection) {
-        for opID in pending.keys.sorted() where pending[opID]!.sentOn == nil {
-            send(opID, on: connection)
-        }
+        let unsent = pending.filter { $0.value.sentOn == nil }.sorted { $0.value.order < $1.value.order }
+        for (opID, _) in unsent { send(opID, on: connection) }
     }
 
     /// Forgets the current connection (optionally keeping it to drain).
@@ -68,8 +67,8 @@ struct CoreState {
 
     /// Whether a call older than `opID` publishes to the same target (so a SEQUENCE_GAP is transient).
     func hasEarlierPending(than opID: UInt64, sameTargetAs request: Request) -> Bool {
-        guard let key = request.sequenceKey else { return false }
-        return pending.contains { $0.key < opID && $0.value.request.sequenceKey == key }
+        guard let key = request.sequenceKey, let order = pending[opID]?.order else { return false }
+        return pending.values.contains { $0.order < order && $0.request.sequenceKey == key }
     }
 
     /// Marks the subscriptions served on a lost connection as needing a new subscribe.

@@ -20,11 +20,14 @@ final class WireConnection: Sendable, CustomStringConvertible {
     /// `host:port` this connection goes to.
     let address: String
     let channel: any Channel
+    /// Touched only on the channel's event loop.
+    private let handler: WireClientHandler
 
-    private init(id: UInt64, address: String, channel: any Channel) {
+    private init(id: UInt64, address: String, channel: any Channel, handler: WireClientHandler) {
         self.id = id
         self.address = address
         self.channel = channel
+        self.handler = handler
     }
 
     var description: String { "connection#\(id)(\(address))" }
@@ -42,6 +45,7 @@ final class WireConnection: Sendable, CustomStringConvertible {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = WireClientHandler(box: box, delegate: delegate)
+                    box.handler = handler
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(WireFrameDecoder(frameBytesMax: frameBytesMax)),
                         MessageToByteHandler(WireFrameEncoder()), handler,
@@ -49,8 +53,13 @@ final class WireConnection: Sendable, CustomStringConvertible {
                 }
             }
             .connect(host: host, port: port).get()
-        let connection = WireConnection(id: id, address: address, channel: channel)
-        try await channel.eventLoop.submit { box.connection = connection }.get()
+        let handler = try await channel.eventLoop.submit { box.handler! }.get()
+        let connection = WireConnection(id: id, address: address, channel: channel, handler: handler)
+        try await channel.eventLoop.submit {
+            box.connection = connection
+            // A channel that closed before this point never reported it; report it now as a failed connect.
+            guard channel.isActive else { throw SkiffClientError(.connectionLost) }
+        }.get()
         return connection
     }
 
@@ -58,12 +67,7 @@ final class WireConnection: Sendable, CustomStringConvertible {
     ///
     /// Frames written from one thread reach the socket in call order (event-loop tasks are FIFO).
     func send(_ frame: Frame) {
-        channel.eventLoop.execute { [channel] in
-            guard let handler = try? channel.pipeline.syncOperations.handler(type: WireClientHandler.self) else {
-                return
-            }
-            handler.write(frame)
-        }
+        channel.eventLoop.execute { [handler] in handler.write(frame) }
     }
 
     /// Closes the connection; the delegate hears `connectionClosed`.
@@ -82,12 +86,13 @@ final class WireConnection: Sendable, CustomStringConvertible {
 }
 
 /// Lets the handler, created before the connection object exists, find it. Only touched on the event loop.
-private final class ConnectionBox: @unchecked Sendable {
+final class ConnectionBox: @unchecked Sendable {
     var connection: WireConnection?
+    var handler: WireClientHandler?
 }
 
 /// The last handler in a client pipeline: decodes frames into responses and pushes, coalesces flushes.
-private final class WireClientHandler: ChannelInboundHandler, @unchecked Sendable {
+final class WireClientHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = Frame
     typealias OutboundOut = Frame
 

@@ -80,3 +80,82 @@ public struct HardState: Hashable, Sendable {
         self.commit = commit
     }
 }
+
+/// The membership of the cluster: who votes and who only replicates (Raft thesis §4).
+///
+/// Both lists are kept sorted and disjoint, so that iterating them is deterministic.
+public struct ConfState: Hashable, Sendable, CustomStringConvertible {
+    /// Members whose acknowledgements count towards a quorum and who may campaign.
+    public private(set) var voters: [NodeID]
+    /// Members that receive the log but neither vote nor count towards a quorum (thesis §4.2.1).
+    public private(set) var learners: [NodeID]
+
+    public init(voters: [NodeID] = [], learners: [NodeID] = []) {
+        let voterSet = Set(voters)
+        self.voters = voterSet.sorted()
+        self.learners = Set(learners).subtracting(voterSet).sorted()
+    }
+
+    /// Every member, voters first, each list sorted.
+    public var members: [NodeID] { voters + learners }
+    /// The number of voters that make a majority.
+    public var quorum: Int { voters.count / 2 + 1 }
+
+    public func isVoter(_ id: NodeID) -> Bool { voters.contains(id) }
+    public func isLearner(_ id: NodeID) -> Bool { learners.contains(id) }
+    public func isMember(_ id: NodeID) -> Bool { isVoter(id) || isLearner(id) }
+
+    /// The membership after `change`. Adding a learner that is already a voter is refused by the caller.
+    public func applying(_ change: ConfChange) -> ConfState {
+        var voters = self.voters.filter { $0 != change.node }
+        var learners = self.learners.filter { $0 != change.node }
+        switch change.kind {
+        case .addVoter: voters.append(change.node)
+        case .addLearner: learners.append(change.node)
+        case .removeNode: break
+        }
+        return ConfState(voters: voters, learners: learners)
+    }
+
+    public var description: String { "voters=\(voters) learners=\(learners)" }
+}
+
+/// One membership change, carried in an `EntryKind.configChange` entry. Changes are applied one server at a
+/// time (thesis §4.1); promoting a learner is `addVoter` of a node that is already a learner.
+public struct ConfChange: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: UInt8, Sendable, Hashable {
+        case addVoter = 1
+        case addLearner = 2
+        case removeNode = 3
+    }
+
+    public var kind: Kind
+    public var node: NodeID
+
+    public init(_ kind: Kind, _ node: NodeID) {
+        self.kind = kind
+        self.node = node
+    }
+
+    public var description: String { "\(kind)(\(node))" }
+}
+
+/// What a snapshot stands for: the state machine after applying every entry through `index`.
+///
+/// The snapshot's bytes are opaque to the core and never held by it: the shell stores and streams them.
+public struct SnapshotMetadata: Hashable, Sendable, CustomStringConvertible {
+    /// The last log index the snapshot includes.
+    public var index: LogIndex
+    /// The term of the entry at `index`.
+    public var term: Term
+    /// The membership as of `index`.
+    public var confState: ConfState
+
+    public init(index: LogIndex = .zero, term: Term = .zero, confState: ConfState = ConfState()) {
+        self.index = index
+        self.term = term
+        self.confState = confState
+    }
+
+    public var description: String { "snap(\(index)@\(term) \(confState))" }
+}

@@ -1,0 +1,233 @@
+/// Checkpoints (deltas of SQLite rows), restore, and the state hash.
+///
+/// Tables (all owned by this module):
+/// - `broker_meta(key, value)`: one row per entity (`n/<namespace>`, `q/<id>`, `x/<id>`, `t/<id>`, `g/<id>`,
+///   `p/<id>`, `tx/<id>`, `h/<id>`) and the `global` row (counters, clock, applied index).
+/// - `broker_messages(seq, queue, meta)`: every held queue message (ready, delayed or leased).
+/// - `broker_records(seq, topic, partition, offset, meta)`: every retained topic record.
+/// - `broker_payloads(seq, payload)`: bodies, headers, ids and keys, keyed by sequence (`Payload.encoded()`).
+extension BrokerStateMachine {
+    /// CREATE TABLE statements for the broker's checkpoint tables.
+    public static var schema: [String] {
+        [
+            "CREATE TABLE IF NOT EXISTS broker_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS broker_messages(seq INTEGER PRIMARY KEY, queue INTEGER NOT NULL, meta BLOB NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS broker_records(seq INTEGER PRIMARY KEY, topic INTEGER NOT NULL, \
+            partition INTEGER NOT NULL, offset INTEGER NOT NULL, meta BLOB NOT NULL)
+            """,
+            "CREATE TABLE IF NOT EXISTS broker_payloads(seq INTEGER PRIMARY KEY, payload BLOB NOT NULL)",
+        ]
+    }
+
+    static let upsertMeta = "INSERT OR REPLACE INTO broker_meta(key, value) VALUES (?, ?)"
+    static let deleteMeta = "DELETE FROM broker_meta WHERE key = ?"
+    static let upsertMessage = "INSERT OR REPLACE INTO broker_messages(seq, queue, meta) VALUES (?, ?, ?)"
+    static let deleteMessage = "DELETE FROM broker_messages WHERE seq = ?"
+    static let upsertRecord =
+        "INSERT OR REPLACE INTO broker_records(seq, topic, partition, offset, meta) VALUES (?, ?, ?, ?, ?)"
+    static let deleteRecord = "DELETE FROM broker_records WHERE seq = ?"
+    static let upsertPayload = "INSERT OR REPLACE INTO broker_payloads(seq, payload) VALUES (?, ?)"
+    static let deletePayload = "DELETE FROM broker_payloads WHERE seq = ?"
+
+    static func int(_ value: UInt64) -> StoreValue { .int(Int64(bitPattern: value)) }
+
+    /// The rows changed since the previous call (or since `init`/`restore`), in a deterministic order. The shell
+    /// MUST execute all of them in one SQLite transaction. Payloads of messages and records stored since the
+    /// previous checkpoint are released from RAM: afterwards they are read through `payloadSource`.
+    ///
+    /// A message or record that was stored and removed between two checkpoints appears in neither.
+    public mutating func takeCheckpointDelta() -> [StoreStatement] {
+        var statements: [StoreStatement] = []
+        statements.reserveCapacity(tracker.messages.count * 2 + tracker.records.count * 2 + tracker.entities.count + 8)
+        for seq in tracker.messageDeletes.sorted() {
+            statements.append(StoreStatement(sql: Self.deleteMessage, bindings: [Self.int(seq)]))
+            statements.append(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
+        }
+        for seq in tracker.recordDeletes.sorted() {
+            statements.append(StoreStatement(sql: Self.deleteRecord, bindings: [Self.int(seq)]))
+            statements.append(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
+        }
+        for seq in tracker.messages.keys.sorted() {
+            let row = tracker.messages[seq]!
+            let meta = Self.encodeMessageRow(row.message, row.place)
+            statements.append(
+                StoreStatement(sql: Self.upsertMessage, bindings: [Self.int(seq), .int(Int64(row.queue)), .blob(meta)]))
+            if row.isNew { statements.append(payloadStatement(seq)) }
+        }
+        for seq in tracker.records.keys.sorted() {
+            let row = tracker.records[seq]!
+            let bindings: [StoreValue] = [
+                Self.int(seq), .int(Int64(row.topic)), .int(Int64(row.partition)), Self.int(row.meta.offset),
+                .blob(Self.encodeRecordRow(row.meta)),
+            ]
+            statements.append(StoreStatement(sql: Self.upsertRecord, bindings: bindings))
+            statements.append(payloadStatement(seq))
+        }
+        for key in tracker.entities.sorted() {
+            if let blob = encodeEntity(key) {
+                statements.append(StoreStatement(sql: Self.upsertMeta, bindings: [.text(key.rowKey), .blob(blob)]))
+            } else {
+                statements.append(StoreStatement(sql: Self.deleteMeta, bindings: [.text(key.rowKey)]))
+            }
+        }
+        statements.append(StoreStatement(sql: Self.upsertMeta, bindings: [.text("global"), .blob(encodeGlobal())]))
+        tracker = CheckpointTracker()
+        payloads.removeAll()
+        return statements
+    }
+
+    private func payloadStatement(_ seq: UInt64) -> StoreStatement {
+        guard let payload = payloads[seq] else {
+            preconditionFailure("new m\(seq) has no resident payload at checkpoint (applied \(appliedIndex))")
+        }
+        return StoreStatement(sql: Self.upsertPayload, bindings: [Self.int(seq), .blob(payload.encoded())])
+    }
+
+    /// Rebuilds a broker from its checkpoint tables. `query` runs a SELECT and returns all rows.
+    public static func restore(query: (String) throws -> [[StoreValue]]) throws -> BrokerStateMachine {
+        try restore(scan: { sql, visit in
+            for row in try query(sql) { try visit(row) }
+        })
+    }
+
+    /// Rebuilds a broker from its checkpoint tables, streaming rows: `scan(sql, visit)` runs a SELECT and calls
+    /// `visit` once per row, in the order the SQL asks for. Use this for large backlogs.
+    public static func restore(
+        scan: (String, ([StoreValue]) throws -> Void) throws -> Void
+    ) throws -> BrokerStateMachine {
+        var machine = BrokerStateMachine()
+        try scan("SELECT key, value FROM broker_meta ORDER BY key") { row in
+            guard row.count == 2, case .text(let key) = row[0], case .blob(let value) = row[1] else {
+                throw ByteReader.malformed("broker_meta row shape")
+            }
+            if key == "global" {
+                try machine.decodeGlobal(value)
+            } else {
+                try machine.decodeEntity(key: key, value)
+            }
+        }
+        machine.rebuildNames()
+        try scan("SELECT seq, queue, meta FROM broker_messages ORDER BY seq") { row in
+            guard row.count == 3, case .int(let seq) = row[0], case .int(let queue) = row[1],
+                case .blob(let meta) = row[2]
+            else { throw ByteReader.malformed("broker_messages row shape") }
+            try machine.restoreMessage(seq: UInt64(bitPattern: seq), queue: UInt32(truncatingIfNeeded: queue), meta)
+        }
+        try scan("SELECT seq, topic, partition, offset, meta FROM broker_records ORDER BY seq") { row in
+            guard row.count == 5, case .int(let seq) = row[0], case .int(let topic) = row[1],
+                case .int(let partition) = row[2], case .int(let offset) = row[3], case .blob(let meta) = row[4]
+            else { throw ByteReader.malformed("broker_records row shape") }
+            let record = try decodeRecordRow(seq: UInt64(bitPattern: seq), offset: UInt64(bitPattern: offset), meta)
+            try machine.restoreRecord(topic: UInt32(truncatingIfNeeded: topic), partition: Int(partition), record)
+        }
+        machine.rebuildTimers()
+        return machine
+    }
+
+    private mutating func rebuildNames() {
+        for queue in queues.values {
+            namespaces[queue.namespace, default: NamespaceState()].queues[queue.name] = queue.id
+        }
+        for exchange in exchanges.values {
+            namespaces[exchange.namespace, default: NamespaceState()].exchanges[exchange.name] = exchange.id
+        }
+        for topic in topics.values {
+            namespaces[topic.namespace, default: NamespaceState()].topics[topic.name] = topic.id
+        }
+        for group in groups.values { topics[group.topic]?.groups[group.name] = group.id }
+        for queue in queues.values {
+            if let active = queue.activeConsumer { activeConsumerQueues[active, default: []].insert(queue.id) }
+        }
+    }
+
+    private mutating func restoreMessage(seq: UInt64, queue id: UInt32, _ meta: [UInt8]) throws {
+        guard queues[id] != nil else { throw ByteReader.malformed("message m\(seq) of unknown queue \(id)") }
+        let (message, place) = try Self.decodeMessageRow(seq: seq, meta)
+        switch place {
+        case .ready:
+            queues[id]!.insertReady(message)
+        case .delayed(let visibleAt):
+            queues[id]!.delayed[seq] = DelayedMessage(visibleAt: visibleAt, message: message)
+            queues[id]!.heldBytes += UInt64(message.size)
+        case .leased(let lease, let consumer, let deadline):
+            queues[id]!.leases[lease] = Lease(message: message, consumer: consumer, deadline: deadline)
+            queues[id]!.heldBytes += UInt64(message.size)
+            consumerLeases[consumer, default: []].insert(LeaseKey(queue: id, lease: lease))
+        }
+    }
+
+    private mutating func restoreRecord(topic id: UInt32, partition: Int, _ record: RecordMeta) throws {
+        guard let topic = topics[id], partition >= 0, partition < topic.partitions.count else {
+            throw ByteReader.malformed("record m\(record.seq) of unknown topic partition \(id)/\(partition)")
+        }
+        topics[id]!.partitions[partition].records.append(record)
+        topics[id]!.partitions[partition].bytes += UInt64(record.size)
+        if let key = record.key { topics[id]!.partitions[partition].keyIndex[key] = record.offset }
+    }
+
+    /// Re-arms every timer from the restored state (timers are derived, never stored).
+    private mutating func rebuildTimers() {
+        for (id, queue) in queues {
+            for level in queue.levels {
+                for message in level where message.expiresAt != Int64.max {
+                    arm(.messageExpiry, at: message.expiresAt, owner: id, id: Self.expiryTimerID(message))
+                }
+            }
+            for (seq, delayed) in queue.delayed { arm(.delayedVisible, at: delayed.visibleAt, owner: id, id: seq) }
+            for (lease, held) in queue.leases { arm(.leaseExpiry, at: held.deadline, owner: id, id: lease) }
+        }
+        for (id, transaction) in transactions { arm(.transactionTimeout, at: transaction.deadline, id: id) }
+        for (id, half) in halves { arm(.halfCheck, at: half.nextCheckAt, id: id) }
+        for (id, group) in groups {
+            for member in group.members.values {
+                arm(.memberTimeout, at: member.lastSeen + member.sessionTimeoutMs, owner: id, id: member.serial)
+            }
+        }
+        for id in topics.keys { armRetention(topic: id) }
+    }
+
+    /// A 64-bit FNV-1a hash of the whole replicated state in canonical form (the same encoding as a full
+    /// checkpoint: global row, entity rows by key, message rows and record rows by sequence). Payload bytes,
+    /// timers and other derived indexes are not included. Equal states have equal hashes on every replica.
+    public func stateHash() -> UInt64 {
+        var hasher = FNV1a64()
+        hasher.combine(encodeGlobal())
+        var keys: [EntityKey] = namespaces.keys.map { .namespace($0) }
+        keys += queues.keys.map { .queue($0) } + exchanges.keys.map { .exchange($0) } + topics.keys.map { .topic($0) }
+        keys += groups.keys.map { .group($0) } + producers.keys.map { .producer($0) }
+        keys += transactions.keys.map { .transaction($0) } + halves.keys.map { .half($0) }
+        for key in keys.sorted() {
+            hasher.combine(key.rowKey.utf8)
+            hasher.combine(encodeEntity(key)!)
+        }
+        var rows: [(UInt64, UInt32, [UInt8])] = []
+        for (id, queue) in queues {
+            for level in queue.levels {
+                for message in level { rows.append((message.seq, id, Self.encodeMessageRow(message, .ready))) }
+            }
+            for (seq, delayed) in queue.delayed {
+                rows.append((seq, id, Self.encodeMessageRow(delayed.message, .delayed(visibleAt: delayed.visibleAt))))
+            }
+            for (lease, held) in queue.leases {
+                let place = MessagePlace.leased(lease: lease, consumer: held.consumer, deadline: held.deadline)
+                rows.append((held.message.seq, id, Self.encodeMessageRow(held.message, place)))
+            }
+        }
+        for (id, topic) in topics {
+            for (index, partition) in topic.partitions.enumerated() {
+                for record in partition.records {
+                    var blob = Self.encodeRecordRow(record)
+                    withUnsafeBytes(of: record.offset.littleEndian) { blob.append(contentsOf: $0) }
+                    rows.append((record.seq, id << 12 | UInt32(index), blob))
+                }
+            }
+        }
+        for (seq, owner, blob) in rows.sorted(by: { $0.0 < $1.0 }) {
+            withUnsafeBytes(of: seq.littleEndian) { hasher.combine($0) }
+            withUnsafeBytes(of: owner.littleEndian) { hasher.combine($0) }
+            hasher.combine(blob)
+        }
+        return hasher.value
+    }
+}

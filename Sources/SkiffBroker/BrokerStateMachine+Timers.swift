@@ -1,0 +1,54 @@
+/// Time-driven behaviour: everything here runs at the start of an apply, for timers due at the command's time.
+extension BrokerStateMachine {
+    /// Fires due timers in (time, kind, owner, id) order. Only timers that change state count toward
+    /// `timersPerApplyMax`, so stale entries (absent after a restore) never shift where an apply stops.
+    mutating func fireDueTimers() {
+        var effective = 0
+        while effective < BrokerLimits.timersPerApplyMax, let first = timers.min, first.at <= now {
+            _ = timers.popMin()
+            if fire(first) { effective += 1 }
+        }
+    }
+
+    /// Runs one timer; returns whether it changed state.
+    private mutating func fire(_ timer: Timer) -> Bool {
+        switch timer.kind {
+        case .delayedVisible: return makeVisible(queue: timer.owner, seq: timer.id)
+        case .messageExpiry: return expireReady(queue: timer.owner, timerID: timer.id)
+        case .leaseExpiry: return expireLease(queue: timer.owner, lease: timer.id)
+        case .transactionTimeout: return timeOutTransaction(timer.id)
+        case .halfCheck: return checkHalf(timer.id)
+        case .memberTimeout: return expireMember(group: timer.owner, serial: timer.id)
+        case .topicRetention: return enforceRetention(topic: timer.owner)
+        }
+    }
+
+    private mutating func expireReady(queue id: UInt32, timerID: UInt64) -> Bool {
+        let seq = timerID & (1 << 58 - 1)
+        let priority = UInt8(timerID >> 58)
+        guard queues[id] != nil, let message = queues[id]!.removeReady(seq: seq, priority: priority) else {
+            return false
+        }
+        guard message.expiresAt <= now else {
+            // Not due (cannot happen for a message that kept its expiry); put it back untouched.
+            queues[id]!.insertReady(message)
+            return false
+        }
+        deadLetter([(message, id, .expired)])
+        return true
+    }
+
+    private mutating func expireLease(queue id: UInt32, lease: UInt64) -> Bool {
+        guard let held = queues[id]?.leases[lease] else { return false }
+        guard held.deadline <= now else {
+            arm(.leaseExpiry, at: held.deadline, owner: id, id: lease)
+            return false
+        }
+        _ = takeLease(lease, queue: id)
+        expiredLeases[ExpiredLeaseKey(queue: id, consumer: held.consumer), default: []].append(LeaseID(lease))
+        // A consumer that let a lease lapse is presumed gone: it loses single-active ownership.
+        if queues[id]!.activeConsumer == held.consumer { removeActive(held.consumer, queue: id) }
+        requeue(held.message, queue: id)
+        return true
+    }
+}

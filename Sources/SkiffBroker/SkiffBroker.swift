@@ -1,1 +1,0 @@
-// SkiffBroker: see docs/architecture.md for what this module owns.

@@ -1,0 +1,158 @@
+import SkiffRaft
+
+/// A run of consecutive entries with the same term inside a block.
+public struct TermRun: Sendable, Hashable {
+    public var term: Term
+    public var count: UInt32
+
+    public init(term: Term, count: UInt32) {
+        self.term = term
+        self.count = count
+    }
+}
+
+/// How a block's payload is stored.
+public enum BlockCodecKind: UInt8, Sendable, Hashable {
+    /// Stored as is (used when LZ4 would not shrink it, and for truncation records).
+    case raw = 0
+    /// LZ4 block format.
+    case lz4 = 1
+}
+
+/// The decoded, validated header of a log block (see docs/storage.md, "Block").
+public struct BlockHeader: Sendable, Hashable {
+    public var codec: BlockCodecKind
+    /// The index of the first entry. For a truncation record (`entryCount == 0`): the log is cut to
+    /// `firstIndex - 1`.
+    public var firstIndex: LogIndex
+    public var entryCount: UInt32
+    public var uncompressedBytes: UInt32
+    public var storedBytes: UInt32
+    public var checksum: UInt32
+    public var termRuns: [TermRun]
+
+    /// The block's size on disk: fixed header, term runs, payload.
+    public var totalBytes: Int {
+        BlockCodec.fixedHeaderBytes + termRuns.count * BlockCodec.termRunBytes + Int(storedBytes)
+    }
+    /// The index of the last entry (`firstIndex - 1` for a truncation record).
+    public var lastIndex: LogIndex { LogIndex(firstIndex.rawValue + UInt64(entryCount) - 1) }
+    /// Whether this block is a truncation record rather than entries.
+    public var isTruncation: Bool { entryCount == 0 }
+
+    /// The term of entry `index`, which MUST lie inside the block.
+    public func term(at index: LogIndex) -> Term {
+        precondition(
+            index >= firstIndex && index <= lastIndex, "term(at: \(index)) outside block \(firstIndex)+\(entryCount)")
+        var offset = index.rawValue - firstIndex.rawValue
+        for run in termRuns {
+            if offset < UInt64(run.count) { return run.term }
+            offset -= UInt64(run.count)
+        }
+        preconditionFailure("term runs of block \(firstIndex) do not cover \(entryCount) entries")
+    }
+}
+
+/// A block exactly as stored on disk: the unit of replication.
+public struct RawBlock: Sendable, Hashable {
+    public var header: BlockHeader
+    public var bytes: [UInt8]
+
+    public init(header: BlockHeader, bytes: [UInt8]) {
+        self.header = header
+        self.bytes = bytes
+    }
+}
+
+/// Why bytes are not a valid block.
+public enum BlockDecodeError: Error, Sendable, Hashable {
+    case tooShort(needed: Int, available: Int)
+    case badMagic(UInt32)
+    case unsupportedVersion(UInt8)
+    case unknownCodec(UInt8)
+    case inconsistentHeader(String)
+    case checksumMismatch(stored: UInt32, computed: UInt32)
+    case badPayload(String)
+}
+
+/// Encodes and decodes log blocks. Pure functions; no I/O.
+public enum BlockCodec {
+    /// "SKLB" in file order.
+    public static let magic: UInt32 = 0x424C_4B53
+    public static let version: UInt8 = 1
+    public static let fixedHeaderBytes = 32
+    public static let termRunBytes = 12
+    /// Per entry in the uncompressed payload: kind (1 byte) and data length (4 bytes).
+    public static let entryOverheadBytes = 5
+    /// Bound on a block's uncompressed payload; larger batches are split into several blocks.
+    public static let uncompressedBytesMax = 16 << 20
+    /// Bound on entries per block.
+    public static let entryCountMax = 1 << 20
+    /// Bound on term runs per block.
+    public static let termRunCountMax = Int(UInt16.max)
+    /// Offset of the checksum field in the fixed header.
+    static let checksumOffset = 28
+
+    /// Encodes entries (contiguous indexes, non-decreasing terms) as one block.
+    public static func encode(_ entries: ArraySlice<Entry>, compress: Bool = true) -> [UInt8] {
+        precondition(!entries.isEmpty, "encode of an empty batch")
+        let runs = termRuns(of: entries)
+        var payload: [UInt8] = []
+        payload.reserveCapacity(entries.reduce(0) { $0 + $1.data.count + entryOverheadBytes })
+        var expected = entries.first!.index
+        for entry in entries {
+            precondition(entry.index == expected, "encode: entry \(entry.index) where \(expected) was expected")
+            payload.append(entry.kind.rawValue)
+            payload.appendLittleEndian(UInt32(entry.data.count))
+            payload.append(contentsOf: entry.data)
+            expected = expected.next
+        }
+        precondition(payload.count <= uncompressedBytesMax, "block payload \(payload.count) above bound")
+        let compressed = compress ? payload.withUnsafeBytes { LZ4.compress($0) } : nil
+        return assemble(
+            firstIndex: entries.first!.index, count: UInt32(entries.count), runs: runs,
+            codec: compressed == nil ? .raw : .lz4, uncompressedBytes: payload.count, stored: compressed ?? payload)
+    }
+
+    /// Encodes a truncation record: replaying it cuts the log to `firstIndex - 1`.
+    public static func encodeTruncation(from index: LogIndex) -> [UInt8] {
+        assemble(firstIndex: index, count: 0, runs: [], codec: .raw, uncompressedBytes: 0, stored: [])
+    }
+
+    static func termRuns(of entries: ArraySlice<Entry>) -> [TermRun] {
+        var runs: [TermRun] = []
+        for entry in entries {
+            if let last = runs.last, last.term == entry.term {
+                runs[runs.count - 1].count += 1
+            } else {
+                precondition(runs.last.map { $0.term < entry.term } ?? true, "terms decrease at \(entry.index)")
+                runs.append(TermRun(term: entry.term, count: 1))
+            }
+        }
+        return runs
+    }
+
+    static func assemble(
+        firstIndex: LogIndex, count: UInt32, runs: [TermRun], codec: BlockCodecKind, uncompressedBytes: Int,
+        stored: [UInt8]
+    ) -> [UInt8] {
+        var block: [UInt8] = []
+        block.reserveCapacity(fixedHeaderBytes + runs.count * termRunBytes + stored.count)
+        block.appendLittleEndian(magic)
+        block.append(version)
+        block.append(codec.rawValue)
+        block.appendLittleEndian(UInt16(runs.count))
+        block.appendLittleEndian(firstIndex.rawValue)
+        block.appendLittleEndian(count)
+        block.appendLittleEndian(UInt32(uncompressedBytes))
+        block.appendLittleEndian(UInt32(stored.count))
+        block.appendLittleEndian(UInt32(0))  // checksum, filled below
+        for run in runs {
+            block.appendLittleEndian(run.term.rawValue)
+            block.appendLittleEndian(run.count)
+        }
+        block.append(contentsOf: stored)
+        block.storeLittleEndian(CRC32C.checksum(of: block), at: checksumOffset)
+        return block
+    }
+}

@@ -1,0 +1,222 @@
+import SkiffRaft
+
+extension SegmentedLog {
+    /// An encoded block ready to write, with its decoded entries when known (to warm the cache).
+    struct PreparedBlock {
+        var header: BlockHeader
+        var bytes: [UInt8]
+        var entries: [Entry]?
+    }
+
+    /// Appends entries as one block and returns once they are durable.
+    ///
+    /// If `entries[0].index <= lastIndex`, the suffix from there is replaced (Raft conflict resolution; the
+    /// caller MUST NOT replace committed entries). Indexes MUST be contiguous, terms MUST NOT decrease.
+    public func append(_ entries: [Entry]) throws {
+        guard !entries.isEmpty else { return }
+        try appendBatch([.entries(entries)])
+    }
+
+    /// Verifies a block received from the leader (checksum and header) and appends its bytes unchanged.
+    /// Same suffix rule as `append`. Returns the block's header.
+    @discardableResult
+    public func appendVerifiedBlock(_ bytes: [UInt8]) throws -> BlockHeader {
+        let header: BlockHeader
+        do {
+            header = try BlockCodec.verify(bytes)
+        } catch let error as BlockDecodeError {
+            throw LogError(.invalidBlock(error))
+        }
+        try appendBatch([.block(RawBlock(header: header, bytes: bytes))])
+        return header
+    }
+
+    /// Cuts the log to `index - 1` durably (a truncation record). `index` MUST be above the log start.
+    public func truncateSuffix(from index: LogIndex) throws {
+        try appendBatch([.truncation(from: index)])
+    }
+
+    /// Writes several items with one write per segment and one `fdatasync`: the group-commit primitive.
+    ///
+    /// Items apply in order. On ENOSPC the log becomes `.readOnly`; on any other write or sync failure it
+    /// becomes `.failed` for good. When a batch spans a segment roll, a prefix of it may be durable when an
+    /// error is thrown: `lastIndex` tells.
+    public func appendBatch(_ items: [AppendItem]) throws {
+        try lock.withLock {
+            try checkWritable()
+            let prepared = try prepare(items)
+            guard !prepared.isEmpty else { return }
+            try write(prepared)
+        }
+    }
+
+    /// Validates the items against the log and each other, and encodes them.
+    private func prepare(_ items: [AppendItem]) throws -> [PreparedBlock] {
+        var last = lastIndexValue
+        var lastTerm = lastTermLocked()
+        var prepared: [PreparedBlock] = []
+        for item in items {
+            if case .entries(let entries) = item, entries.isEmpty { continue }
+            let first = item.firstIndex
+            guard first > state.logStart.index else { throw LogError(.compacted(state.logStart.index)) }
+            guard first <= last.next, first == last.next || prepared.isEmpty else {
+                throw LogError(.notContiguous(expectedAtMost: last.next, got: first))
+            }
+            let previousTerm = first.previous == last ? lastTerm : try termLocked(at: first.previous)
+            switch item {
+            case .entries(let entries):
+                try validate(entries, previousTerm: previousTerm)
+                prepared += encodeBlocks(entries)
+                last = entries.last!.index
+                lastTerm = entries.last!.term
+            case .block(let block):
+                if let firstTerm = block.header.termRuns.first?.term, firstTerm < previousTerm {
+                    throw LogError(.termRegression(first))
+                }
+                prepared.append(PreparedBlock(header: block.header, bytes: block.bytes, entries: nil))
+                last = block.header.lastIndex
+                lastTerm = block.header.termRuns.last?.term ?? previousTerm
+            case .truncation(let from):
+                let bytes = BlockCodec.encodeTruncation(from: from)
+                prepared.append(PreparedBlock(header: try BlockCodec.verify(bytes), bytes: bytes, entries: nil))
+                last = from.previous
+                lastTerm = previousTerm
+            }
+        }
+        return prepared
+    }
+
+    private func validate(_ entries: [Entry], previousTerm: Term) throws {
+        var expected = entries[0].index
+        var term = previousTerm
+        for entry in entries {
+            guard entry.index == expected else {
+                throw LogError(.notContiguous(expectedAtMost: expected, got: entry.index))
+            }
+            guard entry.term >= term else { throw LogError(.termRegression(entry.index)) }
+            expected = expected.next
+            term = entry.term
+        }
+    }
+
+    /// Splits entries into blocks within the codec's bounds (normally one block) and encodes them.
+    private func encodeBlocks(_ entries: [Entry]) -> [PreparedBlock] {
+        var result: [PreparedBlock] = []
+        var start = 0
+        while start < entries.count {
+            var end = start
+            var bytes = 0
+            var runs = 0
+            while end < entries.count {
+                let size = entries[end].data.count + BlockCodec.entryOverheadBytes
+                let newRun = end == start || entries[end].term != entries[end - 1].term
+                let full =
+                    bytes + size > BlockCodec.uncompressedBytesMax || end - start >= BlockCodec.entryCountMax
+                    || (newRun && runs >= BlockCodec.termRunCountMax)
+                if full && end > start { break }
+                precondition(size <= BlockCodec.uncompressedBytesMax, "entry \(entries[end].index) of \(size) bytes")
+                bytes += size
+                runs += newRun ? 1 : 0
+                end += 1
+            }
+            let slice = entries[start..<end]
+            let encoded = BlockCodec.encode(slice, compress: options.compress)
+            let header = try! BlockCodec.verify(encoded)  // Paired check: what we write must read back.
+            result.append(PreparedBlock(header: header, bytes: encoded, entries: Array(slice)))
+            start = end
+        }
+        return result
+    }
+
+    /// Writes prepared blocks, rolling segments as needed; one write and one fdatasync per segment touched.
+    private func write(_ prepared: [PreparedBlock]) throws {
+        var pending: [UInt8] = []
+        var pendingBlocks: [(PreparedBlock, Int)] = []
+        var createdSegment = false
+        for block in prepared {
+            if segments.isEmpty {
+                try rollSegment()
+                createdSegment = true
+            }
+            let active = segments[segments.count - 1]
+            let used = active.size + pending.count
+            if used > LogFiles.segmentHeaderBytes && used + block.bytes.count > options.segmentBytesMax {
+                try flush(&pending, &pendingBlocks, syncDirectory: createdSegment)
+                try rollSegment()
+                createdSegment = true
+            }
+            pendingBlocks.append((block, segments[segments.count - 1].size + pending.count))
+            pending += block.bytes
+        }
+        try flush(&pending, &pendingBlocks, syncDirectory: createdSegment)
+    }
+
+    private func flush(
+        _ pending: inout [UInt8], _ pendingBlocks: inout [(PreparedBlock, Int)], syncDirectory: Bool
+    ) throws {
+        guard !pending.isEmpty else { return }
+        let active = segments[segments.count - 1]
+        do {
+            try active.file.write(at: active.size, pending)
+        } catch let error as FileSystemError {
+            throw writeFailed(error, segment: active)
+        }
+        do {
+            try active.file.dataSync()
+            if syncDirectory { try fileSystem.syncDirectory(directory) }
+        } catch let error as FileSystemError {
+            // Invariant: a failed sync is never retried; the durable state is unknown.
+            healthValue = .failed(error)
+            throw LogError(.failed(error))
+        }
+        active.size += pending.count
+        for (block, offset) in pendingBlocks {
+            apply(block.header, segment: active.sequence, offset: offset)
+            if let entries = block.entries {
+                cache.insert(
+                    entries, for: CacheKey(segment: active.sequence, offset: offset),
+                    weight: Int(block.header.uncompressedBytes))
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+        pendingBlocks.removeAll()
+    }
+
+    /// ENOSPC: cut back to the last durable size and go read-only. Anything else: failed for good.
+    private func writeFailed(_ error: FileSystemError, segment: Segment) -> LogError {
+        guard error.kind == .noSpace else {
+            healthValue = .failed(error)
+            return LogError(.failed(error))
+        }
+        do {
+            try segment.file.truncate(to: segment.size)
+        } catch let truncateError as FileSystemError {
+            healthValue = .failed(truncateError)
+            return LogError(.failed(truncateError))
+        } catch {
+            preconditionFailure("unexpected error \(error)")
+        }
+        healthValue = .readOnly(error)
+        return LogError(.noSpace(error))
+    }
+
+    /// Creates the next segment file with its header (made durable by the next flush and directory sync).
+    private func rollSegment() throws {
+        let sequence = segments.last.map { $0.sequence + 1 } ?? state.firstSegmentSequence
+        let path = joinPath(directory, LogFiles.segmentName(sequence))
+        let file: any StorageFile
+        do {
+            file = try fileSystem.open(path, create: true)
+            try file.truncate(to: 0)
+            try file.write(at: 0, LogFiles.encodeSegmentHeader(sequence: sequence))
+        } catch let error as FileSystemError {
+            if error.kind == .noSpace {
+                healthValue = .readOnly(error)
+                throw LogError(.noSpace(error))
+            }
+            healthValue = .failed(error)
+            throw LogError(.failed(error))
+        }
+        segments.append(Segment(sequence: sequence, path: path, file: file, size: LogFiles.segmentHeaderBytes))
+    }
+}

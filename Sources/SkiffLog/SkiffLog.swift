@@ -1,1 +1,0 @@
-// SkiffLog: see docs/architecture.md for what this module owns.

@@ -1,0 +1,166 @@
+import Logging
+import NIOCore
+import SkiffRaft
+import SkiffWire
+
+/// One client connection: a handshake, then pipelined requests answered in any order, plus pushes
+/// (deliveries, checkbacks).
+///
+/// A malformed, truncated or oversized frame gets an error frame and the connection is closed; the node keeps
+/// serving every other client. A connection that sends nothing for `idleTimeout` is closed, which bounds a
+/// half frame followed by silence.
+///
+/// Invariant: runs on the node's event loop (client channels are created on it), so it calls the node directly.
+final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = Frame
+
+    /// A connection with no complete frame for this long is closed (clients ping when idle).
+    static let idleTimeout = TimeAmount.seconds(30)
+    /// Requests one connection may have waiting for a result at once; more is a protocol violation.
+    static let pendingRequestsMax = 100_000
+
+    let id: UInt64
+    unowned let node: Node
+    private(set) var channel: (any Channel)?
+    private var handshaken = false
+    private var closing = false
+    var pendingRequests = 0
+    /// Producer groups this connection registered for checkbacks.
+    var producerGroups: Set<String> = []
+    private var idleTask: Scheduled<Void>?
+    private var lastFrameAt = NIODeadline.now()
+    private var dirty = false
+
+    init(id: UInt64, node: Node) {
+        self.id = id
+        self.node = node
+    }
+
+    var isActive: Bool { channel != nil && !closing }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channel = context.channel
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        channel = context.channel
+        node.connectionOpened(self)
+        scheduleIdleCheck(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTask?.cancel()
+        channel = nil
+        node.connectionClosed(self)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        let frame = unwrapInboundIn(data)
+        lastFrameAt = .now()
+        let request: Request
+        do {
+            request = try Request(frame: frame)
+        } catch {
+            fail(WireError(error), requestID: frame.requestID)
+            return
+        }
+        if !handshaken {
+            guard case .hello(let hello) = request else {
+                fail(WireError(.handshakeRequired, "the first request must be hello"), requestID: frame.requestID)
+                return
+            }
+            guard hello.versionMin <= WireProtocol.version, hello.versionMax >= WireProtocol.minimumVersion else {
+                fail(
+                    WireError(.unsupportedVersion, "this node speaks version \(WireProtocol.version)"),
+                    requestID: frame.requestID)
+                return
+            }
+            handshaken = true
+            reply(frame.requestID, .helloOK(node.helloOK()))
+            return
+        }
+        guard pendingRequests < Self.pendingRequestsMax else {
+            fail(
+                WireError(.limitExceeded, "more than \(Self.pendingRequestsMax) requests in flight"),
+                requestID: frame.requestID)
+            return
+        }
+        node.handle(request, id: frame.requestID, from: self)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let frameError = error as? FrameError {
+            fail(WireError(frameError), requestID: .none)
+        } else {
+            node.logger.debug("client connection error", metadata: ["connection": "\(id)", "error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    /// Writes a response; flushed at the end of the read or apply batch.
+    func reply(_ requestID: RequestID, _ response: Response) {
+        guard let channel, !closing else { return }
+        channel.write(response.frame(id: requestID), promise: nil)
+        markDirty()
+    }
+
+    /// Writes an unsolicited frame (delivery, checkback, subscription end).
+    func push(_ push: Push) {
+        guard let channel, !closing else { return }
+        channel.write(push.frame, promise: nil)
+        markDirty()
+    }
+
+    private func markDirty() {
+        guard !dirty else { return }
+        dirty = true
+        node.dirtyConnections.append(self)
+    }
+
+    func flushIfNeeded() {
+        guard dirty else { return }
+        dirty = false
+        channel?.flush()
+    }
+
+    /// Sends an error frame and closes the connection (protocol violations).
+    func fail(_ error: WireError, requestID: RequestID) {
+        guard let channel, !closing else { return }
+        closing = true
+        node.logger.info("closing client connection", metadata: ["connection": "\(id)", "error": "\(error)"])
+        channel.writeAndFlush(Response.error(error).frame(id: requestID)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Closes the connection without an error frame (node shutdown).
+    func closeNow() {
+        closing = true
+        channel?.close(promise: nil)
+    }
+
+    private func scheduleIdleCheck(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleTask = context.eventLoop.scheduleTask(in: Self.idleTimeout) {
+            let connection = bound.value
+            guard connection.channel != nil else { return }
+            if NIODeadline.now() - connection.lastFrameAt >= Self.idleTimeout {
+                connection.fail(
+                    WireError(.timeout, "idle for \(Self.idleTimeout.nanoseconds / 1_000_000_000) s"), requestID: .none)
+            } else if let channel = connection.channel,
+                let ctx = try? channel.pipeline.syncOperations.context(handler: connection)
+            {
+                connection.scheduleIdleCheck(context: ctx)
+            }
+        }
+    }
+}

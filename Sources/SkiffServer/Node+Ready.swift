@@ -1,0 +1,120 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SkiffBroker
+import SkiffRaft
+
+/// The Ready cycle: propose what queued up, take a `Ready`, send what may go now, persist off the loop with one
+/// fsync, then send what had to wait, apply, `advance`, and go again.
+extension Node {
+    /// Runs Ready cycles until there is nothing to do or a persist is in flight.
+    ///
+    /// Group commit falls out of this shape: while one batch is being fsynced, requests queue up in
+    /// `queuedCommands`; when the fsync completes they go into the log as one proposal and one fsync.
+    func process() {
+        loop.preconditionInEventLoop()
+        while !persisting, !stopped {
+            flushQueuedCommands()
+            guard raft.hasReady() else { break }
+            let ready = raft.ready()
+            handle(ready)
+        }
+        transport.flush()
+    }
+
+    private func handle(_ ready: Ready) {
+        if let soft = ready.softState { softStateChanged(soft) }
+        send(ready.messagesNow)
+        guard ready.mustSync else {
+            finish(ready)
+            return
+        }
+        persisting = true
+        let batch = PersistBatch(
+            snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, confState: ready.confState)
+        let chunks = ready.snapshotChunks
+        let disk = self.disk
+        let nodeStore = self.nodeStore
+        let metrics = self.metrics
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        diskPool.runIfActive(eventLoop: loop) { () throws -> UInt64 in
+            for chunk in chunks { try nodeStore.writeIncomingSnapshotChunk(chunk) }
+            if let snapshot = batch.snapshot { try nodeStore.installIncomingSnapshot(snapshot) }
+            let start = NIODeadline.now()
+            try disk.persist(batch)
+            if !batch.entries.isEmpty || batch.hardState != nil {
+                metrics.fsyncLatency.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+            }
+            return disk.logBytes
+        }.whenComplete { result in
+            let node = bound.value
+            switch result {
+            case .success(let bytes):
+                node.logBytes = bytes
+                node.persisted(ready)
+            case .failure(let error):
+                // A failed fsync is fatal and never retried: the kernel may have dropped the dirty pages.
+                node.logger.critical("durable write failed; stopping the node", metadata: ["error": "\(error)"])
+                node.fatalStop("persist failed: \(error)")
+            }
+        }
+    }
+
+    private func persisted(_ ready: Ready) {
+        persisting = false
+        if let snapshot = ready.snapshot {
+            storage.applySnapshot(snapshot)
+            restoreBrokerFromInstalledSnapshot(snapshot)
+        }
+        if !ready.entries.isEmpty { storage.append(ready.entries) }
+        if let hard = ready.hardState { storage.setHardState(hard) }
+        if let conf = ready.confState { storage.setConfState(conf) }
+        finish(ready)
+        process()
+    }
+
+    /// Everything after the fsync: late messages, apply, advance.
+    private func finish(_ ready: Ready) {
+        send(ready.messagesAfterPersist)
+        apply(ready.committedEntries)
+        if ready.confState != nil { membershipChanged() }
+        raft.advance(ready)
+        if let hint = ready.compactionHint { compactionHinted(hint) }
+        deliverAfterApply()
+    }
+
+    /// Sends Raft messages, filling snapshot chunks from the snapshot file.
+    func send(_ messages: [Message]) {
+        for var message in messages {
+            if message.kind == .snapshot {
+                guard let filled = fillSnapshotChunk(message) else { continue }
+                message = filled
+            }
+            let encoded = message.encoded()
+            transport.send(to: message.to) { $0.writeBytes(encoded) }
+        }
+    }
+
+    private func softStateChanged(_ soft: SoftState) {
+        logger.info(
+            "role changed",
+            metadata: [
+                "role": "\(soft.role)", "leader": "\(soft.leader.map { "\($0)" } ?? "none")",
+                "term": "\(raft.term)",
+            ])
+        if soft.role != .leader {
+            failAllWaiting(notLeaderError())
+            endSubscriptionsOnLeadershipLoss()
+        } else {
+            lastTimeMs = max(lastTimeMs, wallClockMs())
+        }
+    }
+
+    /// Stops the node after an unrecoverable disk error. The process exits; the log on disk is intact up
+    /// to the last successful fsync, so a restart recovers.
+    func fatalStop(_ reason: String) {
+        stopped = true
+        failAllWaiting(.init(.unavailable, "node stopped: \(reason)"))
+        exit(70)
+    }
+}

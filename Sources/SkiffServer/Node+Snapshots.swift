@@ -1,0 +1,147 @@
+import Logging
+import NIOCore
+import SkiffBroker
+import SkiffRaft
+
+/// Checkpoints, snapshots and log compaction.
+///
+/// A checkpoint writes the broker's delta since the previous one into SQLite with `applied_index`, on the
+/// checkpoint thread. Right after, a snapshot file is made from the database at that index. The log is then
+/// compacted through the newest snapshot that leaves at least `logRetainEntries` entries behind it, so slow
+/// followers usually catch up from the log and only far-behind ones need a snapshot.
+extension Node {
+    /// Starts a checkpoint when enough log bytes or time have passed since the last one.
+    func maybeCheckpoint(force: Bool = false) {
+        guard !checkpointing, !stopped, raft.appliedIndex > checkpointIndex else { return }
+        let due =
+            force || bytesSinceCheckpoint >= config.checkpointLogBytes
+            || NIODeadline.now() - checkpointAt >= .milliseconds(Int64(config.checkpointIntervalMs))
+        guard due else { return }
+        let applied = raft.appliedIndex
+        guard let term = raft.logTerm(at: applied) else { return }
+        let conf = raft.confState
+        let delta = broker.takeCheckpointDelta()
+        checkpointing = true
+        bytesSinceCheckpoint = 0
+        let nodeStore = self.nodeStore
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let metadata = SnapshotMetadata(index: applied, term: term, confState: conf)
+        checkpointPool.runIfActive(eventLoop: loop) { () throws -> SnapshotFile in
+            try nodeStore.checkpoint(delta, metadata: metadata)
+            return try nodeStore.createSnapshot(metadata: metadata)
+        }.whenComplete { result in
+            let node = bound.value
+            node.checkpointing = false
+            switch result {
+            case .success(let file): node.checkpointed(file)
+            case .failure(let error):
+                node.logger.critical("checkpoint failed; stopping", metadata: ["error": "\(error)"])
+                node.fatalStop("checkpoint failed: \(error)")
+            }
+        }
+    }
+
+    private func checkpointed(_ file: SnapshotFile) {
+        checkpointIndex = file.metadata.index
+        checkpointAt = .now()
+        metrics.checkpoints.increment()
+        snapshots.add(file)
+        logger.debug("checkpoint written", metadata: ["index": "\(file.metadata.index)", "bytes": "\(file.size)"])
+        compactLog()
+    }
+
+    /// Compacts through the newest snapshot at or below `applied - logRetainEntries`.
+    private func compactLog() {
+        let floor = raft.appliedIndex.rawValue.subtractingReportingOverflow(UInt64(config.logRetainEntries))
+        guard !floor.overflow, let base = snapshots.newest(atOrBelow: LogIndex(floor.partialValue)),
+            base.metadata.index > storage.snapshotMetadata.index
+        else { return }
+        storage.compact(through: base.metadata.index, confState: base.metadata.confState)
+        let removed = snapshots.dropOlder(than: base.metadata.index)
+        let disk = self.disk
+        let nodeStore = self.nodeStore
+        let through = base.metadata.index
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        diskPool.runIfActive(eventLoop: loop) { () throws -> UInt64 in
+            try disk.compact(through: through)
+            for file in removed { nodeStore.deleteSnapshot(file) }
+            return disk.logBytes
+        }.whenComplete { result in
+            switch result {
+            case .success(let bytes): bound.value.logBytes = bytes
+            case .failure(let error):
+                bound.value.logger.error("log compaction failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// The core suggests compacting: treat it as a checkpoint trigger.
+    func compactionHinted(_ index: LogIndex) {
+        maybeCheckpoint(force: true)
+    }
+
+    /// Fills a `.snapshot` message with the chunk at its offset, or reports failure when the file is gone.
+    func fillSnapshotChunk(_ message: Message) -> Message? {
+        guard let metadata = message.snapshot, let file = snapshots.file(at: metadata.index) else {
+            logger.warning("asked to send a snapshot this node no longer holds", metadata: ["message": "\(message)"])
+            raft.reportSnapshot(to: message.to, status: .failure)
+            return nil
+        }
+        do {
+            let (bytes, done) = try nodeStore.readSnapshotChunk(
+                file, offset: message.snapshotOffset, chunkBytes: config.snapshotChunkBytes)
+            if done {
+                metrics.snapshotsSent.increment()
+                raft.reportSnapshot(to: message.to, status: .finish)
+            }
+            return message.withSnapshotChunk(bytes, done: done)
+        } catch {
+            logger.error("snapshot read failed", metadata: ["error": "\(error)", "file": "\(file.path)"])
+            raft.reportSnapshot(to: message.to, status: .failure)
+            return nil
+        }
+    }
+
+    /// After the disk thread installed a received snapshot: load the broker from it.
+    func restoreBrokerFromInstalledSnapshot(_ metadata: SnapshotMetadata) {
+        do {
+            broker = try nodeStore.loadBroker()
+        } catch {
+            fatalStop("cannot load the installed snapshot at \(metadata.index): \(error)")
+            return
+        }
+        checkpointIndex = metadata.index
+        checkpointAt = .now()
+        bytesSinceCheckpoint = 0
+        metrics.snapshotsInstalled.increment()
+        if repairPending {
+            logger.notice("snapshot installed over a wiped log; this node may vote and lead again")
+            untrustedReason = nil
+            repairPending = false
+            nodeStore.clearRepairMarker()
+        }
+        logger.info("installed snapshot", metadata: ["index": "\(metadata.index)", "term": "\(metadata.term)"])
+    }
+}
+
+/// The snapshot files this node holds, newest last.
+struct SnapshotCatalog {
+    private(set) var files: [SnapshotFile] = []
+
+    mutating func add(_ file: SnapshotFile) {
+        files.removeAll { $0.metadata.index == file.metadata.index }
+        files.append(file)
+        files.sort { $0.metadata.index < $1.metadata.index }
+    }
+
+    func file(at index: LogIndex) -> SnapshotFile? { files.first { $0.metadata.index == index } }
+
+    func newest(atOrBelow index: LogIndex) -> SnapshotFile? { files.last { $0.metadata.index <= index } }
+
+    /// Forgets files older than `index` and returns them for deletion.
+    mutating func dropOlder(than index: LogIndex) -> [SnapshotFile] {
+        let old = files.filter { $0.metadata.index < index }
+        files.removeAll { $0.metadata.index < index }
+        return old
+    }
+}

@@ -1,0 +1,110 @@
+import Logging
+import SkiffBroker
+import SkiffLog
+import SkiffRaft
+
+/// Everything a node reads from disk at start-up.
+struct NodeStorage {
+    var disk: LogDisk
+    var nodeStore: NodeStore
+    var recovered: RecoveredLog
+    var broker: BrokerStateMachine
+    var appliedIndex: LogIndex
+    var snapshots: [SnapshotFile]
+    var repairPending: Bool
+
+    /// Opens the log and the checkpoint database, runs recovery, and rebuilds the broker at its checkpoint.
+    ///
+    /// The Raft core's view starts at the newest snapshot file the log still reaches, so a follower that needs
+    /// a snapshot is always sent one this node actually holds.
+    static func open(config: ServerConfig, logger: Logger) throws -> NodeStorage {
+        let store = try NodeStore(directory: config.dataDirectory)
+        var options = LogOptions()
+        options.segmentBytesMax = config.segmentBytes
+        let log = try SegmentedLog.open(directory: store.logDirectory, options: options)
+        let report = log.recovery
+        if let torn = report.tornTail {
+            logger.warning("recovery truncated a torn log tail", metadata: ["tail": "\(torn)"])
+        }
+        let disk = LogDisk(log: log, store: store)
+        var recovered = try disk.recover()
+        let broker = try store.loadBroker()
+        let applied = try store.appliedIndex()
+        let snapshots = store.existingSnapshots().filter { $0.metadata.index <= applied }
+        if let base = snapshots.last(where: { $0.metadata.index >= recovered.snapshot.index }),
+            base.metadata.index <= recovered.entries.last?.index ?? recovered.snapshot.index
+        {
+            recovered.entries.removeAll { $0.index <= base.metadata.index }
+            recovered.snapshot = base.metadata
+        }
+        precondition(
+            applied <= (recovered.entries.last?.index ?? recovered.snapshot.index),
+            "checkpoint at \(applied) is beyond the log (\(recovered.snapshot.index)...\(recovered.entries.last?.index ?? .zero))"
+        )
+        logger.info(
+            "storage opened",
+            metadata: [
+                "applied": "\(applied)", "log_start": "\(recovered.snapshot.index)",
+                "last": "\(recovered.entries.last?.index ?? recovered.snapshot.index)",
+                "segments": "\(report.segmentsScanned)", "snapshots": "\(snapshots.count)",
+            ])
+        return NodeStorage(
+            disk: disk, nodeStore: store, recovered: recovered, broker: broker, appliedIndex: applied,
+            snapshots: snapshots, repairPending: store.repairPending)
+    }
+}
+
+/// `skiff node repair`: wipes an untrusted log so the node re-syncs from the leader.
+public enum NodeRepair {
+    /// What the repair removed and kept.
+    public struct Report: Sendable {
+        public var removedSegments: [String]
+        public var hardStateKept: Bool
+        public var term: UInt64
+        public var removedFiles: [String]
+
+        public var text: String {
+            var lines = ["removed \(removedSegments.count) log segment(s) and \(removedFiles.count) state file(s)"]
+            lines.append(
+                hardStateKept
+                    ? "kept term \(term) and vote: the node cannot vote twice in a term"
+                    : "WARNING: the hard state was unreadable; do not start this node before the cluster moved past"
+                        + " its last term")
+            lines.append("on restart the node catches up from the leader before it may vote or lead")
+            return lines.joined(separator: "\n")
+        }
+
+        public var json: String {
+            "{\"removed_segments\":\(removedSegments.count),\"removed_files\":\(removedFiles.count)"
+                + ",\"hard_state_kept\":\(hardStateKept),\"term\":\(term)}"
+        }
+    }
+
+    /// Wipes the log (keeping term and vote), the checkpoint database and snapshots, and leaves a
+    /// `REPAIR_PENDING` marker. The node MUST be stopped.
+    public static func run(dataDirectory: String) throws -> Report {
+        let fs = RealFileSystem()
+        let logDirectory = dataDirectory + "/log"
+        guard fs.exists(logDirectory) else {
+            throw ConfigError(.file, "\(logDirectory) does not exist: is \(dataDirectory) a Skiff data directory?")
+        }
+        let wiped = try SegmentedLog.wipe(directory: logDirectory)
+        var removed: [String] = []
+        for name in ["state.db", "state.db-wal", "state.db-shm"] where fs.exists(dataDirectory + "/" + name) {
+            try fs.unlink(dataDirectory + "/" + name)
+            removed.append(name)
+        }
+        let snapshotDirectory = dataDirectory + "/snapshots"
+        for name in (try? fs.list(directory: snapshotDirectory)) ?? [] {
+            try fs.unlink(snapshotDirectory + "/" + name)
+            removed.append("snapshots/" + name)
+        }
+        let marker = try fs.open(dataDirectory + "/REPAIR_PENDING", create: true)
+        try marker.sync()
+        marker.close()
+        try fs.syncDirectory(dataDirectory)
+        return Report(
+            removedSegments: wiped.removedSegments, hardStateKept: wiped.hardStateKept,
+            term: wiped.keptHardState.term.rawValue, removedFiles: removed)
+    }
+}

@@ -1,0 +1,320 @@
+import NIOConcurrencyHelpers
+import SkiffBroker
+import SkiffLog
+import SkiffRaft
+import SkiffStore
+
+/// A snapshot file this node holds: a `VACUUM INTO` copy of the checkpoint database at `metadata.index`.
+struct SnapshotFile: Sendable, Hashable {
+    var metadata: SkiffRaft.SnapshotMetadata
+    /// The store's description of the file (size, whole-file CRC32C), sent ahead of the bytes.
+    var storeMetadata: SkiffStore.SnapshotMetadata
+    var path: String
+    var size: UInt64 { storeMetadata.byteCount }
+}
+
+/// The node's non-log state on disk: the SQLite checkpoint database, snapshot files, the membership and
+/// address book, and the repair marker.
+///
+/// Layout under the data directory: `log/` (the Raft log), `state.db`, `snapshots/snap-<index>.db` with
+/// `.meta` beside it, `snapshots/incoming.stream` (a snapshot being received), `node.meta` (membership and
+/// addresses) and `REPAIR_PENDING`.
+///
+/// Threads: checkpoints run on the checkpoint thread, snapshot installs on the disk thread, payload reads and
+/// chunk reads on the loop. `lock` serialises the database swap of an install against everything else.
+final class NodeStore: @unchecked Sendable {
+    static let payloadCacheBytesMax = 64 << 20
+    /// The snapshot stream starts with `u32` big-endian header length, then the store metadata, then the file.
+    static let streamHeaderBytesMax = 2 << 20
+
+    let directory: String
+    let fileSystem = RealFileSystem()
+    private let lock = NIOLock()
+    private var writer: StateStore
+    private var reader: StateStore
+    let payloads = PayloadCache<UInt64>(bytesMax: payloadCacheBytesMax)
+    private let metaLock = NIOLock()
+    private var meta = NodeMetaFile()
+
+    var databasePath: String { directory + "/state.db" }
+    var snapshotDirectory: String { directory + "/snapshots" }
+    var incomingStreamPath: String { snapshotDirectory + "/incoming.stream" }
+    var repairMarkerPath: String { directory + "/REPAIR_PENDING" }
+    var logDirectory: String { directory + "/log" }
+
+    init(directory: String) throws {
+        self.directory = directory
+        for path in [directory, directory + "/snapshots", directory + "/log"] where !fileSystem.exists(path) {
+            try fileSystem.makeDirectory(path)
+        }
+        (writer, reader) = try Self.openDatabase(directory + "/state.db")
+        if let bytes = try? readWholeFile(directory + "/node.meta") {
+            meta = NodeMetaFile(decoding: String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    private static func openDatabase(_ path: String) throws -> (StateStore, StateStore) {
+        let writer = try StateStore.open(path: path)
+        for statement in BrokerStateMachine.schema { try writer.execute(statement) }
+        // A second connection for payload reads, so the loop never waits behind a checkpoint transaction.
+        let reader = try StateStore.open(path: path)
+        return (writer, reader)
+    }
+
+    /// The applied index of the last checkpoint.
+    func appliedIndex() throws -> LogIndex { try lock.withLock { try writer.checkpointMeta().appliedIndex } }
+
+    /// Rebuilds the broker from the checkpoint tables, wired to read released payloads from this store.
+    func loadBroker() throws -> BrokerStateMachine {
+        try lock.withLock {
+            let db = writer
+            var broker = try BrokerStateMachine.restore { sql in try db.query(sql).map(Self.storeValues) }
+            broker.payloadSource = StorePayloadSource(store: self)
+            return broker
+        }
+    }
+
+    /// Reads a released payload (the broker's `PayloadSource`).
+    func payload(for sequence: MessageSeq) -> Payload? {
+        let reader = lock.withLock { self.reader }
+        let bytes = payloads.fetch(sequence.rawValue) {
+            let rows = try? reader.query(
+                "SELECT payload FROM broker_payloads WHERE seq = ?", [.integer(Int64(bitPattern: sequence.rawValue))])
+            return rows?.first?.first?.blob
+        }
+        return bytes.flatMap { try? Payload.decode($0) }
+    }
+
+    /// Writes the broker's delta and the checkpoint metadata in one transaction.
+    func checkpoint(_ delta: [StoreStatement], metadata: SkiffRaft.SnapshotMetadata) throws {
+        let statements = delta.map { SQLStatement($0.sql, $0.bindings.map(Self.sqlValue)) }
+        try lock.withLock {
+            try writer.checkpoint(
+                appliedIndex: metadata.index, term: metadata.term,
+                membership: MembershipCodec.encode(metadata.confState),
+                statements: statements)
+        }
+    }
+
+    /// Makes a snapshot file of the database as of its last checkpoint.
+    func createSnapshot(metadata: SkiffRaft.SnapshotMetadata) throws -> SnapshotFile {
+        let path = snapshotDirectory + "/snap-\(metadata.index.rawValue).db"
+        if fileSystem.exists(path) { try fileSystem.unlink(path) }
+        let storeMetadata = try lock.withLock { try writer.createSnapshot(at: path) }
+        precondition(storeMetadata.lastIndex == metadata.index, "snapshot at \(storeMetadata.lastIndex) != \(metadata)")
+        try writeFileAtomically(path + ".meta", storeMetadata.encode())
+        return SnapshotFile(metadata: metadata, storeMetadata: storeMetadata, path: path)
+    }
+
+    /// Snapshot files left by a previous run, oldest first (their `.meta` must decode).
+    func existingSnapshots() -> [SnapshotFile] {
+        guard let names = try? fileSystem.list(directory: snapshotDirectory) else { return [] }
+        var files: [SnapshotFile] = []
+        for name in names where name.hasPrefix("snap-") && name.hasSuffix(".db") {
+            let path = snapshotDirectory + "/" + name
+            guard let bytes = try? readWholeFile(path + ".meta"),
+                let meta = try? SkiffStore.SnapshotMetadata.decode(bytes),
+                let conf = try? MembershipCodec.decode(meta.membership)
+            else { continue }
+            let raft = SkiffRaft.SnapshotMetadata(index: meta.lastIndex, term: meta.term, confState: conf)
+            files.append(SnapshotFile(metadata: raft, storeMetadata: meta, path: path))
+        }
+        return files.sorted { $0.metadata.index < $1.metadata.index }
+    }
+
+    func deleteSnapshot(_ file: SnapshotFile) {
+        try? fileSystem.unlink(file.path)
+        try? fileSystem.unlink(file.path + ".meta")
+    }
+
+    /// The chunk of the snapshot stream at `offset`, and whether it is the last one.
+    func readSnapshotChunk(_ file: SnapshotFile, offset: UInt64, chunkBytes: Int) throws -> ([UInt8], Bool) {
+        let header = Self.streamHeader(file.storeMetadata)
+        let total = UInt64(header.count) + file.size
+        guard offset <= total else { throw StoreError(.snapshotMismatch("offset \(offset) beyond \(total)")) }
+        var bytes: [UInt8] = []
+        var position = offset
+        let end = min(total, offset + UInt64(chunkBytes))
+        if position < UInt64(header.count) {
+            let upto = min(end, UInt64(header.count))
+            bytes.append(contentsOf: header[Int(position)..<Int(upto)])
+            position = upto
+        }
+        if position < end {
+            let handle = try fileSystem.open(file.path, create: false)
+            defer { handle.close() }
+            let fileOffset = Int(position - UInt64(header.count))
+            bytes.append(contentsOf: try handle.read(at: fileOffset, count: Int(end - position)))
+        }
+        return (bytes, end == total)
+    }
+
+    static func streamHeader(_ meta: SkiffStore.SnapshotMetadata) -> [UInt8] {
+        let encoded = meta.encode()
+        let n = UInt32(encoded.count)
+        return [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + encoded
+    }
+
+    /// Writes one received chunk of the snapshot stream; offset 0 starts a new stream.
+    func writeIncomingSnapshotChunk(_ chunk: SkiffRaft.SnapshotChunk) throws {
+        let handle = try fileSystem.open(incomingStreamPath, create: true)
+        defer { handle.close() }
+        if chunk.offset == 0 { try handle.truncate(to: 0) }
+        try handle.write(at: Int(chunk.offset), chunk.data)
+        try handle.dataSync()
+    }
+
+    /// Verifies the received stream against its header and atomically replaces the database with it.
+    func installIncomingSnapshot(_ metadata: SkiffRaft.SnapshotMetadata) throws {
+        let stream = try fileSystem.open(incomingStreamPath, create: false)
+        defer { stream.close() }
+        let prefix = try stream.read(at: 0, count: 4)
+        guard prefix.count == 4 else { throw StoreError(.snapshotMismatch("stream shorter than its header")) }
+        let headerLength = Int(prefix[0]) << 24 | Int(prefix[1]) << 16 | Int(prefix[2]) << 8 | Int(prefix[3])
+        guard headerLength <= Self.streamHeaderBytesMax else {
+            throw StoreError(.snapshotMismatch("stream header of \(headerLength) bytes"))
+        }
+        let storeMeta = try SkiffStore.SnapshotMetadata.decode(try stream.read(at: 4, count: headerLength))
+        guard storeMeta.lastIndex == metadata.index, storeMeta.term == metadata.term else {
+            throw StoreError(.snapshotMismatch("stream is \(storeMeta.lastIndex)@\(storeMeta.term), want \(metadata)"))
+        }
+        let installer = try SnapshotWriter(metadata: storeMeta, tempPath: snapshotDirectory + "/incoming.db")
+        var offset: UInt64 = 0
+        while offset < storeMeta.byteCount {
+            let count = Int(min(UInt64(SnapshotReader.defaultChunkBytes), storeMeta.byteCount - offset))
+            let bytes = try stream.read(at: 4 + headerLength + Int(offset), count: count)
+            guard bytes.count == count else { throw StoreError(.snapshotMismatch("stream truncated at \(offset)")) }
+            let isLast = offset + UInt64(count) == storeMeta.byteCount
+            try installer.accept(
+                SkiffStore.SnapshotChunk(
+                    offset: offset, bytes: bytes, checksum: CRC32C.checksum(of: bytes), isLast: isLast))
+            offset += UInt64(count)
+        }
+        try lock.withLock {
+            writer.close()
+            reader.close()
+            try installer.install(at: databasePath)
+            (writer, reader) = try Self.openDatabase(databasePath)
+        }
+        // The payload cache stays valid: a sequence number is never reused and its payload never changes.
+        try? fileSystem.unlink(incomingStreamPath)
+    }
+
+    // MARK: Membership, addresses, repair marker.
+
+    /// Persists a new membership, keeping the address book (atomic replace; disk thread).
+    func updateNodeMeta(confState: ConfState) {
+        metaLock.withLock {
+            meta.confState = confState
+            saveMetaLocked()
+        }
+    }
+
+    /// Persists a new address book, keeping the membership (atomic replace).
+    func updateNodeMeta(addresses: [AddressRecord]) {
+        metaLock.withLock {
+            meta.addresses = addresses.sorted { $0.node < $1.node }
+            saveMetaLocked()
+        }
+    }
+
+    private func saveMetaLocked() {
+        do { try writeFileAtomically(directory + "/node.meta", Array(meta.encoded().utf8)) } catch {
+            preconditionFailure("cannot persist node.meta in \(directory): \(error)")
+        }
+    }
+
+    func loadNodeMeta() -> NodeMetaFile { metaLock.withLock { meta } }
+
+    var repairPending: Bool { fileSystem.exists(repairMarkerPath) }
+
+    func clearRepairMarker() { try? fileSystem.unlink(repairMarkerPath) }
+
+    func close() {
+        lock.withLock {
+            writer.close()
+            reader.close()
+        }
+    }
+
+    // MARK: Helpers.
+
+    func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        let temp = path + ".tmp"
+        let handle = try fileSystem.open(temp, create: true)
+        try handle.truncate(to: 0)
+        try handle.write(at: 0, bytes)
+        try handle.sync()
+        handle.close()
+        try fileSystem.rename(from: temp, to: path)
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? directory
+        try fileSystem.syncDirectory(parent)
+    }
+
+    func readWholeFile(_ path: String) throws -> [UInt8] {
+        let handle = try fileSystem.open(path, create: false)
+        defer { handle.close() }
+        return try handle.read(at: 0, count: try handle.size())
+    }
+
+    static func sqlValue(_ value: StoreValue) -> SQLValue {
+        switch value {
+        case .null: return .null
+        case .int(let i): return .integer(i)
+        case .real(let d): return .real(d)
+        case .text(let s): return .text(s)
+        case .blob(let b): return .blob(b)
+        }
+    }
+
+    static func storeValues(_ row: [SQLValue]) -> [StoreValue] {
+        row.map { value in
+            switch value {
+            case .null: return .null
+            case .integer(let i): return .int(i)
+            case .real(let d): return .real(d)
+            case .text(let s): return .text(s)
+            case .blob(let b): return .blob(b)
+            }
+        }
+    }
+}
+
+/// The broker's window onto released payloads.
+struct StorePayloadSource: PayloadSource {
+    let store: NodeStore
+    func payload(for sequence: MessageSeq) -> Payload? { store.payload(for: sequence) }
+}
+
+/// Membership bytes carried by checkpoints and snapshots: `u32` voter count, voters, `u32` learner count,
+/// learners, all `u64` big-endian.
+enum MembershipCodec {
+    struct DecodeError: Error {}
+
+    static func encode(_ conf: ConfState) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for list in [conf.voters, conf.learners] {
+            let n = UInt32(list.count)
+            bytes += [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
+            for id in list { appendBigEndian(id.rawValue, to: &bytes) }
+        }
+        return bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(DecodeError) -> ConfState {
+        var position = 0
+        var lists: [[NodeID]] = []
+        for _ in 0..<2 {
+            guard position + 4 <= bytes.count else { throw DecodeError() }
+            let n =
+                Int(bytes[position]) << 24 | Int(bytes[position + 1]) << 16 | Int(bytes[position + 2]) << 8
+                | Int(bytes[position + 3])
+            position += 4
+            guard n <= 1024, position + 8 * n <= bytes.count else { throw DecodeError() }
+            lists.append((0..<n).map { NodeID(readBigEndian(bytes, at: position + 8 * $0)) })
+            position += 8 * n
+        }
+        guard position == bytes.count else { throw DecodeError() }
+        return ConfState(voters: lists[0], learners: lists[1])
+    }
+}

@@ -1,1 +1,0 @@
-// SkiffServer: see docs/architecture.md for what this module owns.

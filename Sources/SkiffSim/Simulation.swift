@@ -1,0 +1,148 @@
+import SkiffRaft
+
+/// A deterministic whole-cluster run: real `RawNode`s, a simulated clock, network and disks, seeded faults,
+/// a client with unique proposal ids, and the invariants checked after every event. Same options, same run.
+public final class Simulation {
+    let options: SimOptions
+    var random: SimRandom
+    var queue = EventQueue()
+    var now: SimTime = 0
+    var nodes: [SimNode] = []
+    var checker = Checker()
+    var trace = TraceHash()
+    var failure: SimFailure?
+    var eventCount = 0
+    var log: [String] = []
+    let faultEnd: SimTime
+    let end: SimTime
+    var healed = false
+    // Network.
+    var blockedLinks: Set<Int> = []
+    var dropRate = 0.0
+    var duplicateRate = 0.0
+    var delayMicros: ClosedRange<UInt64> = 500...8_000
+    // Client.
+    var nextProposalID: UInt64 = 1
+    var pendingIDs: [UInt64] = []
+    var lastSubmit: [UInt64: SimTime] = [:]
+    var acknowledged: Set<UInt64> = []
+    // Statistics.
+    var crashes = 0
+    var snapshotsInstalled = 0
+
+    /// Milliseconds after which the client resubmits an unacknowledged proposal.
+    static let resubmitMicros: SimTime = 150_000
+    /// At most this many resubmissions per client event.
+    static let resubmitsPerEventMax = 16
+
+    public init(options: SimOptions) {
+        self.options = options
+        self.random = SimRandom(seed: options.seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(options.nodeCount))
+        self.faultEnd = UInt64(options.faultTicks) * options.tickMicros
+        self.end = faultEnd + UInt64(options.livenessTicks) * options.tickMicros
+    }
+
+    /// Runs to the end or to the first violated invariant.
+    public func run() -> SimResult {
+        start()
+        while failure == nil, let (time, event) = queue.pop(), time <= end {
+            now = time
+            eventCount += 1
+            handle(event)
+            checkAfterEvent()
+        }
+        if failure == nil { checkAtEnd() }
+        return SimResult(
+            options: options, traceHash: trace.value, failure: failure, events: eventCount,
+            proposalsAcknowledged: acknowledged.count, leaderElections: checker.elections, crashes: crashes,
+            snapshotsInstalled: snapshotsInstalled, log: log)
+    }
+
+    private func start() {
+        for index in 0..<options.nodeCount {
+            let node = SimNode(id: NodeID(UInt64(index + 1)), index: index)
+            nodes.append(node)
+            node.restart(config: config(for: node))
+            queue.schedule(.tick(node: index), at: random.uint(1...options.tickMicros))
+        }
+        queue.schedule(.client, at: options.tickMicros)
+        queue.schedule(.fault, at: random.uint(options.faultMeanMicros...(3 * options.faultMeanMicros)))
+        queue.schedule(.heal, at: faultEnd)
+    }
+
+    func config(for node: SimNode) -> RaftConfig {
+        var config = RaftConfig(id: node.id)
+        config.voters = (1...options.nodeCount).map { NodeID(UInt64($0)) }
+        config.electionTick = 10
+        config.heartbeatTick = 2
+        config.maxInflightMsgs = 4
+        config.maxSizePerMsg = 512
+        config.maxInflightBytes = 4_096
+        config.randomSeed = options.seed &+ UInt64(node.incarnation) &* 7_919
+        config.injectedBug = options.injectedBug
+        return config
+    }
+
+    private func handle(_ event: SimEvent) {
+        switch event {
+        case .tick(let index): handleTick(nodes[index])
+        case .deliver(let message): handleDelivery(message)
+        case .fsyncDone(let index, let incarnation):
+            let node = nodes[index]
+            guard incarnation == node.incarnation, let ready = node.pendingReady else { return }
+            trace.mix(4, UInt64(index))
+            complete(node, ready)
+        case .restart(let index): restart(nodes[index])
+        case .resume(let index): resume(nodes[index])
+        case .fault: injectFault()
+        case .client: runClient()
+        case .heal: heal()
+        }
+    }
+
+    private func handleTick(_ node: SimNode) {
+        queue.schedule(.tick(node: node.index), at: now + options.tickMicros)
+        guard let raft = node.raft, !node.paused else { return }
+        trace.mix(1, UInt64(node.index))
+        raft.tick()
+        pump(node)
+    }
+
+    private func handleDelivery(_ message: Message) {
+        let node = nodes[Int(message.to.rawValue) - 1]
+        guard let raft = node.raft else { return }
+        if node.paused {
+            node.inbox.append(message)
+            return
+        }
+        trace.mix(2, message.from.rawValue, message.to.rawValue, UInt64(message.kind.rawValue))
+        trace.mix(message.term.rawValue, message.index.rawValue, UInt64(message.entries.count))
+        if options.verbose { record("deliver \(message)") }
+        raft.step(message)
+        pump(node)
+    }
+
+    func record(_ line: @autoclosure () -> String) {
+        if options.verbose { log.append("t=\(now) \(line())") }
+    }
+
+    func fail(_ invariant: String, _ detail: String) {
+        guard failure == nil else { return }
+        failure = SimFailure(invariant: invariant, detail: detail, atMicros: now)
+        record("FAIL \(invariant): \(detail)")
+    }
+
+    private func checkAfterEvent() {
+        for node in nodes {
+            guard let raft = node.raft else { continue }
+            if let violation = raft.coreViolation {
+                fail("core-invariant", "\(node.id): \(violation)")
+                return
+            }
+            if let (invariant, detail) = checker.checkLeader(node) {
+                fail(invariant, detail)
+                return
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// SkiffSim: see docs/architecture.md for what this module owns.

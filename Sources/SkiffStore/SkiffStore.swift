@@ -1,1 +1,0 @@
-// SkiffStore: see docs/architecture.md for what this module owns.

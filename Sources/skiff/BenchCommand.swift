@@ -1,0 +1,244 @@
+import ArgumentParser
+import Foundation
+import SkiffClient
+
+/// `skiff bench`: publish (and optionally consume) load against a cluster, with confirm-latency percentiles.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Load a cluster: msgs/s, MB/s and confirm latency p50/p99/p999.",
+        discussion: """
+            Defaults match the anchors' workload: 1 KiB bodies, one connection, at most 1000 unconfirmed, 100k
+            messages. --rate publishes at a fixed rate and measures latency from each message's scheduled send
+            time. --failover SIGKILLs the leader (PID from --cluster-dir/node<ID>.pid) after --kill-after and
+            reports the time from the kill to the next confirmed publish.
+            """)
+
+    @OptionGroup var options: ClientOptions
+    @Option(help: "Queue to publish to (declared if missing).") var queue: String = "bench"
+    @Option(help: "Messages to publish.") var messages: Int = 100_000
+    @Option(help: "Body bytes per message.") var size: Int = 1_024
+    @Option(help: "Unconfirmed publishes allowed at once (all connections together).") var inflight: Int = 1_000
+    @Option(help: "Client connections (each a separate client).") var connections: Int = 1
+    @Option(help: "Publish at this many messages per second instead of as fast as possible.") var rate: Int?
+    @Flag(help: "After publishing, consume and ack everything published.") var consume = false
+    @Flag(help: "SIGKILL the leader mid-run and measure the time to the next confirm.") var failover = false
+    @Option(name: .customLong("cluster-dir"), help: "Directory holding node<ID>.pid files (for --failover).")
+    var clusterDirectory: String?
+    @Option(name: .customLong("kill-after"), help: "When to kill the leader.", transform: DurationArgument.parse)
+    var killAfter: DurationArgument = DurationArgument(milliseconds: 2_000)
+    @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.") var noProgress = false
+
+    func validate() throws {
+        guard messages >= 1, size >= 0, inflight >= 1, connections >= 1 else {
+            throw ValidationError("--messages, --inflight and --connections must be at least 1")
+        }
+        if let rate, rate < 1 { throw ValidationError("--rate must be at least 1") }
+        if failover, clusterDirectory == nil { throw ValidationError("--failover needs --cluster-dir") }
+    }
+
+    func run() async throws {
+        let clients = try (0..<connections).map { _ in try options.makeClient(role: .client) }
+        defer { clients.forEach { $0.close() } }
+        try await prepare(clients)
+        let killer = failover ? LeaderKiller(directory: clusterDirectory!, client: clients[0]) : nil
+        let killTask = killer.map { killer in
+            Task { try await killer.kill(after: .milliseconds(killAfter.milliseconds)) }
+        }
+        let run = try await publishPhase(clients)
+        var report = run.report(messages: messages, bodyBytes: size)
+        report["mode"] = rate == nil ? "publish" : "rate"
+        if let rate { report["rate"] = rate }
+        if let killTask {
+            let killed = try await killTask.value
+            report["failover"] = run.failoverReport(killedAt: killed.instant, leader: killed.leader)
+        }
+        if consume { report["consume"] = try await consumePhase(clients[0], expected: messages) }
+        print(report)
+    }
+
+    /// Declares the queue and warms every connection up (producer id, leader connection), outside the timing.
+    private func prepare(_ clients: [SkiffClient]) async throws {
+        do {
+            try await clients[0].declareQueue(queue)
+        } catch let error as SkiffClientError where error.code == .alreadyExists {}
+        for client in clients { _ = try await client.producerID() }
+    }
+
+    private var body: [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 % 251) } }
+
+    /// Publishes `messages` messages with at most `inflight` unconfirmed, optionally paced at `rate`.
+    private func publishPhase(_ clients: [SkiffClient]) async throws -> PublishRun {
+        let body = self.body
+        let queue = self.queue
+        var run = PublishRun(capacity: messages)
+        var progress = ProgressBar(total: messages, enabled: !noProgress)
+        let start = ContinuousClock.now
+        let intervalNs = rate.map { 1_000_000_000 / UInt64($0) }
+        try await withThrowingTaskGroup(of: Confirm.self) { group in
+            for index in 0..<messages {
+                if index >= inflight, let confirm = try await group.next() {
+                    run.record(confirm)
+                    progress.update(run.count)
+                }
+                var scheduled = ContinuousClock.now
+                if let intervalNs {
+                    scheduled = start + .nanoseconds(Int64(intervalNs) * Int64(index))
+                    if scheduled > .now { try await Task.sleep(until: scheduled, clock: .continuous) }
+                }
+                let client = clients[index % clients.count]
+                group.addTask { [scheduled] in
+                    try await client.publish([OutgoingMessage(body: body)], to: .queue(queue))
+                    return Confirm(start: scheduled, end: .now)
+                }
+            }
+            for try await confirm in group {
+                run.record(confirm)
+                progress.update(run.count)
+            }
+        }
+        progress.update(run.count, force: true)
+        progress.finish()
+        run.elapsed = ContinuousClock.now - start
+        return run
+    }
+
+    /// Consumes and acks `expected` messages, acking in batches; returns the consume report.
+    private func consumePhase(_ client: SkiffClient, expected: Int) async throws -> [String: Any] {
+        let ackBatch = 256
+        var progress = ProgressBar(total: expected, enabled: !noProgress)
+        let start = ContinuousClock.now
+        var received = 0
+        var pending: [ReceivedDelivery] = []
+        try await withThrowingTaskGroup(of: Void.self) { acks in
+            var outstanding = 0
+            for try await delivery in client.consume(queue: queue, prefetch: UInt32(clamping: inflight)) {
+                received += 1
+                pending.append(delivery)
+                if pending.count >= ackBatch || received >= expected {
+                    let batch = pending
+                    pending = []
+                    if outstanding >= 8 {
+                        try await acks.next()
+                        outstanding -= 1
+                    }
+                    acks.addTask { try await QueueConsumer.ack(batch) }
+                    outstanding += 1
+                }
+                progress.update(received)
+                if received >= expected { break }
+            }
+            try await acks.waitForAll()
+        }
+        progress.update(received, force: true)
+        progress.finish()
+        let seconds = (ContinuousClock.now - start).seconds
+        return [
+            "messages": received, "seconds": seconds, "msgsPerSec": Double(received) / seconds,
+            "mbPerSec": Double(received * size) / seconds / 1e6,
+        ]
+    }
+
+    private func print(_ report: [String: Any]) {
+        if options.json { return Output.json(report) }
+        func number(_ key: String, in object: [String: Any] = report) -> Double { (object[key] as? Double) ?? 0 }
+        Swift.print(
+            String(
+                format: "published %d msgs of %d B in %.2f s: %.0f msg/s, %.1f MB/s", messages, size, number("seconds"),
+                number("msgsPerSec"), number("mbPerSec")))
+        Swift.print(
+            String(
+                format: "confirm latency ms: p50 %.3f  p99 %.3f  p999 %.3f  max %.3f", number("p50Ms"), number("p99Ms"),
+                number("p999Ms"), number("maxMs")))
+        if let failover = report["failover"] as? [String: Any] {
+            Swift.print(
+                String(
+                    format:
+                        "failover: leader %d SIGKILLed; next confirm after %.1f ms (first publish sent after the kill "
+                        + "confirmed after %.1f ms)", (failover["killedLeader"] as? UInt64).map(Int.init) ?? 0,
+                    number("killToNextConfirmMs", in: failover), number("killToFirstNewConfirmMs", in: failover)))
+        }
+        if let consume = report["consume"] as? [String: Any] {
+            Swift.print(
+                String(
+                    format: "consumed+acked %d msgs in %.2f s: %.0f msg/s, %.1f MB/s",
+                    (consume["messages"] as? Int) ?? 0,
+                    number("seconds", in: consume), number("msgsPerSec", in: consume), number("mbPerSec", in: consume)))
+        }
+    }
+}
+
+/// When one publish was sent (or scheduled) and confirmed.
+struct Confirm: Sendable {
+    var start: ContinuousClock.Instant
+    var end: ContinuousClock.Instant
+}
+
+/// The results of a publish phase.
+struct PublishRun {
+    var latencies: LatencyRecorder
+    var confirms: [Confirm] = []
+    var elapsed: Duration = .zero
+    var count: Int { confirms.count }
+
+    init(capacity: Int) {
+        latencies = LatencyRecorder(capacity: capacity)
+        confirms.reserveCapacity(capacity)
+    }
+
+    mutating func record(_ confirm: Confirm) {
+        confirms.append(confirm)
+        latencies.record((confirm.end - confirm.start).nanoseconds)
+    }
+
+    func report(messages: Int, bodyBytes: Int) -> [String: Any] {
+        let seconds = elapsed.seconds
+        let summary = latencies.summary()
+        return [
+            "messages": messages, "bodyBytes": bodyBytes, "seconds": seconds,
+            "msgsPerSec": Double(messages) / seconds, "mbPerSec": Double(messages * bodyBytes) / seconds / 1e6,
+            "p50Ms": summary.p50, "p99Ms": summary.p99, "p999Ms": summary.p999, "maxMs": summary.max,
+        ]
+    }
+
+    /// The kill-to-next-confirm time: the end of the longest confirm stall at or after the kill, measured from
+    /// the kill; and, more conservatively, the first confirm of a publish sent after the kill.
+    func failoverReport(killedAt kill: ContinuousClock.Instant, leader: UInt64) -> [String: Any] {
+        let ends = confirms.map(\.end).sorted()
+        var stallEnd: ContinuousClock.Instant?
+        var longest: Duration = .zero
+        var previous = kill
+        for end in ends where end > kill {
+            if end - previous > longest {
+                longest = end - previous
+                stallEnd = end
+            }
+            previous = end
+        }
+        let firstNew = confirms.filter { $0.start >= kill }.map(\.end).min()
+        var report: [String: Any] = ["killedLeader": leader]
+        if let stallEnd { report["killToNextConfirmMs"] = Double((stallEnd - kill).nanoseconds) / 1e6 }
+        if let firstNew { report["killToFirstNewConfirmMs"] = Double((firstNew - kill).nanoseconds) / 1e6 }
+        return report
+    }
+}
+
+/// Finds the leader through the cluster status and SIGKILLs it using its PID file.
+struct LeaderKiller: Sendable {
+    let directory: String
+    let client: SkiffClient
+
+    func kill(after delay: Duration) async throws -> (instant: ContinuousClock.Instant, leader: UInt64) {
+        try await Task.sleep(for: delay)
+        let info = try await client.clusterInfo()
+        guard info.leaderID != .none else { throw ValidationError("no leader to kill") }
+        let path = "\(directory)/node\(info.leaderID.rawValue).pid"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw ValidationError("cannot read the leader's PID from \(path)") }
+        let instant = ContinuousClock.now
+        guard Foundation.kill(pid, SIGKILL) == 0 else { throw ValidationError("kill -9 \(pid) failed: errno \(errno)") }
+        Output.error("killed leader node \(info.leaderID.rawValue) (pid \(pid))")
+        return (instant, info.leaderID.rawValue)
+    }
+}

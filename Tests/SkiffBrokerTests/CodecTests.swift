@@ -1,0 +1,118 @@
+import Testing
+
+@testable import SkiffBroker
+
+/// Sample commands covering every case of `Command`, used by the codec tests.
+func sampleCommands() -> [Command] {
+    let message = OutgoingMessage(
+        id: "m-1", body: [1, 2, 3], headers: [Header("a", "b")], priority: 7, ttlMs: 5_000, deliveryTime: .delayMs(100))
+    let publish = PublishRequest(
+        namespace: "ns", target: .exchange("ex", routingKey: "a.b"), messages: [message, OutgoingMessage(body: [])],
+        producer: ProducerStamp(producer: ProducerID(3), sequence: 9))
+    let append = AppendRequest(
+        namespace: "ns", topic: "t", records: [OutgoingRecord(key: [9], value: nil, headers: [], partition: 2)])
+    let group = GroupRef(namespace: "ns", topic: "t", group: "g")
+    let commit = OffsetCommit(
+        group: group, member: "m", generation: 4, offsets: [PartitionOffset(partition: 1, offset: Offset(77))])
+    let arguments = QueueArguments(
+        maxLength: 10, maxBytes: nil, overflow: .deadLetter, messageTTLMs: 1_000, deadLetterQueue: "dlq",
+        maxDeliveries: 3, singleActiveConsumer: true)
+    let half = HalfPrepare(
+        namespace: "ns", target: .queue("q"), message: message, producerGroup: "pg", checkIntervalMs: 1_000,
+        maxChecks: 2)
+    let commands: [Command] = [
+        .tick, .createNamespace("ns"), .deleteNamespace("ns"),
+        .declareQueue(namespace: "ns", queue: "q", arguments: arguments),
+        .deleteQueue(namespace: "ns", queue: "q", ifEmpty: true), .purgeQueue(namespace: "ns", queue: "q"),
+        .publish(publish), .receive(namespace: "ns", queue: "q", consumer: "c", maxMessages: 5, visibilityMs: 1_000),
+        .ack(namespace: "ns", queue: "q", leases: [LeaseID(1), LeaseID(300)]),
+        .nack(namespace: "ns", queue: "q", leases: [LeaseID(2)], requeue: false),
+        .extendLeases(namespace: "ns", queue: "q", leases: [LeaseID(2)], visibilityMs: -5), .releaseConsumer("c"),
+        .declareExchange(namespace: "ns", exchange: "ex", kind: .headers, alternateExchange: "alt"),
+        .deleteExchange(namespace: "ns", exchange: "ex"),
+        .bind(
+            namespace: "ns", exchange: "ex", queue: "q", bindingKey: "#",
+            headers: HeadersMatch(matchAll: false, headers: [])),
+        .unbind(namespace: "ns", exchange: "ex", queue: "q", bindingKey: "k", headers: nil),
+        .createTopic(
+            namespace: "ns", topic: "t", arguments: TopicArguments(partitions: 3, retentionMs: 10, compact: true)),
+        .deleteTopic(namespace: "ns", topic: "t"), .append(append),
+        .joinGroup(group, member: "m", sessionTimeoutMs: 500),
+        .leaveGroup(group, member: "m"), .heartbeat(group, member: "m", generation: 2), .commitOffsets(commit),
+        .resetOffsets(group, partition: 1, to: .timestamp(-3)),
+        .resetOffsets(group, partition: nil, to: .offset(Offset(4))),
+        .deleteGroup(group), .initProducer(producerGroup: "pg"),
+        .beginTransaction(producer: ProducerID(1), timeoutMs: 1_000), .transactionPublish(TransactionID(1), publish),
+        .transactionAppend(TransactionID(1), append), .transactionCommitOffsets(TransactionID(1), commit),
+        .commitTransaction(TransactionID(1)), .abortTransaction(TransactionID(2)), .prepareHalfMessage(half),
+        .resolveHalfMessage(HalfMessageID(5), .unknown),
+    ]
+    return commands + [.batch(commands), .batch([.batch([.tick]), .tick])]
+}
+
+/// Every command survives encode then decode unchanged.
+@Test func commandRoundTrip() throws {
+    for command in sampleCommands() {
+        let decoded = try Command.decode(command.encoded())
+        #expect(decoded == command)
+    }
+}
+
+/// 100k random and mutated inputs never crash the decoder; anything it accepts re-encodes to the same bytes.
+@Test func decoderFuzz() {
+    var random = SplitMix64(seed: 0x5eed)
+    let seeds = sampleCommands().map { $0.encoded() }
+    var accepted = 0
+    for round in 0..<100_000 {
+        var bytes: [UInt8]
+        if round % 4 == 0 {
+            bytes = (0..<random.below(64)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        } else {
+            bytes = seeds[random.below(seeds.count)]
+            for _ in 0...random.below(4) where !bytes.isEmpty {
+                switch random.below(3) {
+                case 0: bytes[random.below(bytes.count)] = UInt8(truncatingIfNeeded: random.next())
+                case 1: bytes.removeLast(random.below(bytes.count) + 1)
+                default: bytes.insert(UInt8(truncatingIfNeeded: random.next()), at: random.below(bytes.count + 1))
+                }
+            }
+        }
+        if let command = try? Command.decode(bytes) {
+            accepted += 1
+            #expect(command.encoded() == bytes || (try? Command.decode(command.encoded())) == command)
+        }
+    }
+    #expect(accepted > 0)
+}
+
+/// Truncations and bad versions are typed `malformedCommand` errors.
+@Test func decoderErrors() {
+    #expect(throws: BrokerError.self) { try Command.decode([]) }
+    #expect(throws: BrokerError.self) { try Command.decode([2, 2]) }
+    #expect(throws: BrokerError.self) { try Command.decode([1, 200]) }
+    #expect(throws: BrokerError.self) { try Command.decode(Command.tick.encoded() + [0]) }
+    let nested: Command = .batch([.batch([.batch([.tick])])])
+    #expect(throws: BrokerError.self) { try Command.decode(nested.encoded()) }
+    do {
+        _ = try Command.decode([1, 3, 0xff, 0xff, 0xff, 0xff, 0x0f])
+        Issue.record("over-long name accepted")
+    } catch {
+        #expect(error.code == .malformedCommand)
+    }
+}
+
+/// A payload survives its checkpoint encoding.
+@Test func payloadRoundTrip() throws {
+    let payload = Payload(id: "x", body: [0, 255], headers: [Header("h", "v")], key: [7])
+    #expect(try Payload.decode(payload.encoded()) == payload)
+}
+
+/// FNV-1a 64 matches its published test vectors, so the partitioner is stable across implementations.
+@Test func fnvVectors() {
+    #expect(FNV1a64.hash([]) == 0xcbf2_9ce4_8422_2325)
+    #expect(FNV1a64.hash(Array("a".utf8)) == 0xaf63_dc4c_8601_ec8c)
+    #expect(FNV1a64.hash(Array("foobar".utf8)) == 0x8594_4171_f739_67e8)
+    #expect(
+        BrokerStateMachine.partition(forKey: Array("foobar".utf8), partitions: 10)
+            == UInt32(UInt64(0x8594_4171_f739_67e8) % 10))
+}

@@ -1,0 +1,196 @@
+import NIOConcurrencyHelpers
+import SkiffClient
+import SkiffWire
+import Testing
+
+/// A configuration with short timeouts so failures show up fast in tests.
+func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configuration {
+    SkiffClient.Configuration(
+        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 500, handshakeTimeoutMs: 1_000,
+        reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50)
+}
+
+@Suite(.timeLimit(.minutes(1))) struct FailoverTests {
+    /// A client seeded only with a follower finds the leader through the hello hint and publishes there.
+    @Test func discoversLeaderFromFollowerSeed() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 2)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let id = try await client.publish([1, 2, 3], to: "q")
+        #expect(id == MessageID(1))
+        let log = cluster.state.withLockedValue { $0.publishLog }
+        #expect(log.map(\.0) == [NodeID(2)])
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1, 2, 3]])
+    }
+
+    /// When the leader steps down, the next publish is answered NOT_LEADER and resent to the new leader with
+    /// the same producer id and sequence number.
+    @Test func followsNotLeaderWithSameStamp() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        try await client.publish([1], to: "q")
+        cluster.state.withLockedValue { $0.leader = NodeID(2) }
+        try await client.publish([2], to: "q")
+        let log = cluster.state.withLockedValue { $0.publishLog }
+        #expect(log.count == 3)
+        #expect(log[1].0 == NodeID(1) && log[2].0 == NodeID(2))
+        #expect(log[1].1 == log[2].1, "the retry must carry the same producer id")
+        #expect(log[1].2 == SequenceNumber(2) && log[2].2 == SequenceNumber(2), "and the same sequence")
+        #expect(cluster.state.withLockedValue { $0.notLeaderCount } == 1)
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1], [2]])
+    }
+
+    /// The leader dies mid-stream with pipelined publishes in flight, one of them stored but unanswered:
+    /// every publish is confirmed, stored exactly once and in call order, and the retries carry the stamps
+    /// first sent to the dead node.
+    @Test func leaderCrashMidStreamStoresEachPublishOnce() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { state in
+            state.crashLeaderAfterPublishes = 60
+            state.successor = NodeID(2)
+        }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration())
+        defer { client.close() }
+        let total = 300
+        let window = 50
+        // At most `window` publishes are unconfirmed at once, like the bench.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<total {
+                if index >= window { try await group.next() }
+                let body = Array("m\(index)".utf8)
+                group.addTask { try await client.publish(body, to: "q") }
+                await Task.yield()
+            }
+            try await group.waitForAll()
+        }
+        let (messages, log, duplicates) = cluster.state.withLockedValue {
+            ($0.messages, $0.publishLog, $0.duplicatesAnswered)
+        }
+        #expect(messages.count == total)
+        #expect(Set(messages.map(\.body)).count == total, "no message stored twice")
+        let stampsAtDeadNode = Set(log.filter { $0.0 == NodeID(1) }.map { "\($0.1)/\($0.2)" })
+        let stampsAtNewLeader = Set(log.filter { $0.0 == NodeID(2) }.map { "\($0.1)/\($0.2)" })
+        #expect(!stampsAtDeadNode.intersection(stampsAtNewLeader).isEmpty, "retries reuse the original stamps")
+        #expect(duplicates >= 1, "the stored-but-unanswered publish is acknowledged as a duplicate")
+        #expect(Set(log.map(\.1)).count == 1, "one producer id throughout")
+    }
+
+    /// A consumer keeps receiving after the leader dies: unacked deliveries come back from the new leader
+    /// and every message is eventually acked.
+    @Test func consumerResubscribesAfterLeaderCrash() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { $0.successor = NodeID(2) }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration())
+        defer { client.close() }
+        for index in 0..<10 { try await client.publish([UInt8(index)], to: "q") }
+        var seen: Set<[UInt8]> = []
+        var redelivered = 0
+        var received = 0
+        for try await delivery in client.consume(queue: "q", prefetch: 3) {
+            received += 1
+            if delivery.deliveryCount > 1 { redelivered += 1 }
+            if received == 4 {
+                await cluster.crashLeader()  // this delivery's lease dies with the node
+                continue
+            }
+            try await delivery.ack()
+            seen.insert(delivery.body)
+            if seen.count == 10 { break }
+        }
+        #expect(seen.count == 10)
+        #expect(redelivered >= 1, "leases of the dead connection are delivered again")
+        #expect(cluster.state.withLockedValue { $0.messages.allSatisfy(\.acked) })
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ClientErrorTests {
+    /// Server errors surface as typed errors with their code.
+    @Test func typedServerError() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        await #expect {
+            _ = try await client.queueStats("missing")
+        } throws: { ($0 as? SkiffClientError)?.code == .unknownQueue }
+    }
+
+    /// A request the server never answers fails with `.timeout` after the request timeout.
+    @Test func requestTimeout() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { $0.swallow = [.queueDeclare] }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 300))
+        defer { client.close() }
+        let start = ContinuousClock.now
+        await #expect {
+            try await client.declareQueue("q")
+        } throws: { ($0 as? SkiffClientError)?.kind == .timeout }
+        #expect(ContinuousClock.now - start < .seconds(3))
+    }
+
+    /// Cancelling the calling task ends a pending call at once with CancellationError.
+    @Test func cancellation() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { $0.swallow = [.queueDeclare] }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let task = Task { try await client.declareQueue("q") }
+        try await Task.sleep(nanoseconds: 100_000_000)
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+
+    /// With no node reachable, a call fails with `.unavailable` once its timeout passes.
+    @Test func unavailableWithoutNodes() async throws {
+        let client = try SkiffClient(seeds: ["127.0.0.1:1"], configuration: testConfiguration(requestTimeoutMs: 300))
+        defer { client.close() }
+        await #expect {
+            try await client.ping()
+        } throws: { error in
+            if case .unavailable = (error as? SkiffClientError)?.kind { return true }
+            return false
+        }
+    }
+
+    /// Seeds must be host:port.
+    @Test func badSeeds() {
+        #expect(throws: SkiffClientError.self) { try SkiffClient(seeds: []) }
+        #expect(throws: SkiffClientError.self) { try SkiffClient(seeds: ["nohost"]) }
+    }
+
+    /// A checkback pushed by the server reaches the registered checker, whose verdict goes back as a
+    /// halfResolve request.
+    @Test func halfMessageCheckback() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let checked = NIOLockedValueBox<[HalfMessageID]>([])
+        client.registerHalfChecker(producerGroup: "orders") { checkback in
+            checked.withLockedValue { $0.append(checkback.halfID) }
+            return .commit
+        }
+        let half = try await client.prepareHalf(OutgoingMessage(body: [1]), to: .queue("q"), producerGroup: "orders")
+        #expect(half.halfID == HalfMessageID(77))
+        let checkback = Checkback(
+            halfID: HalfMessageID(5), producerGroup: "orders", namespace: "default", target: .queue("q"),
+            message: OutgoingMessage(body: [1]), attempt: 1)
+        cluster.node(1).pushCheckback(checkback)
+        for _ in 0..<200 where cluster.state.withLockedValue({ $0.resolved.isEmpty }) {
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        #expect(checked.withLockedValue { $0 } == [HalfMessageID(5)])
+        let resolved = cluster.state.withLockedValue { $0.resolved }
+        #expect(resolved.count == 1 && resolved[0].0 == HalfMessageID(5) && resolved[0].1 == .commit)
+    }
+}

@@ -1,0 +1,62 @@
+import SkiffClient
+import SkiffWire
+import Testing
+
+@Suite(.timeLimit(.minutes(1))) struct TopicAndTransactionTests {
+    /// A group consumer reads every partition, commits the position after what it handed out, and a rewind
+    /// to earliest makes a new consumer read everything again.
+    @Test func groupConsumerCommitsAndRewinds() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        for index in 0..<6 {
+            let position = try await client.produce([UInt8(index)], to: "t", partition: UInt32(index % 2))
+            #expect(position.partition == UInt32(index % 2))
+        }
+        var values: [UInt8] = []
+        let consumer = client.groupConsumer(topic: "t", group: "g")
+        for try await item in consumer {
+            values.append(item.record.value[0])
+            if values.count == 6 { break }
+        }
+        try await consumer.commit()
+        #expect(values.sorted() == [0, 1, 2, 3, 4, 5])
+        let offsets = try await client.groupOffsets(group: "g", topic: "t")
+        #expect(offsets.partitions.map(\.committed) == [Offset(3), Offset(3)])
+        #expect(offsets.partitions.allSatisfy { $0.lag == 0 })
+
+        try await client.resetOffsets(group: "g", topic: "t", to: .earliest)
+        let again = client.groupConsumer(topic: "t", group: "g", autoCommit: false)
+        var replayed = 0
+        for try await _ in again {
+            replayed += 1
+            if replayed == 6 { break }
+        }
+        #expect(replayed == 6)
+        let untouched = try await client.groupOffsets(group: "g", topic: "t")
+        #expect(
+            untouched.partitions.map(\.committed) == [Offset(0), Offset(0)], "manual mode commits nothing by itself")
+    }
+
+    /// `withTransaction` commits what the body staged, and aborts (storing nothing) when the body throws.
+    @Test func transactionsCommitOrAbort() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        try await client.withTransaction { transaction in
+            try await transaction.publish([OutgoingMessage(body: [1]), OutgoingMessage(body: [2])], to: .queue("q"))
+        }
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1], [2]])
+        struct Failure: Error {}
+        await #expect(throws: Failure.self) {
+            try await client.withTransaction { transaction in
+                try await transaction.publish([OutgoingMessage(body: [3])], to: .queue("q"))
+                throw Failure()
+            }
+        }
+        #expect(cluster.state.withLockedValue { $0.messages.count } == 2)
+        #expect(cluster.state.withLockedValue { $0.aborted.count } == 1)
+    }
+}
