@@ -79,9 +79,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "skiff-chaos",
-            dependencies: ["SkiffClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "SkiffClient", "ChaosCheck", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio,
             path: "chaos/Sources/skiff-chaos"
         ),
+        // Chaos history checker, report and nemesis schedule: reads only histories, no I/O of its own.
+        .target(name: "ChaosCheck", path: "chaos/Sources/ChaosCheck"),
 
         // Tests.
         .testTarget(name: "SkiffRaftTests", dependencies: ["SkiffRaft"], resources: [.copy("testdata")]),
@@ -99,5 +104,7 @@ let package = Package(
         ),
         .testTarget(name: "SkiffSimTests", dependencies: ["SkiffSim"]),
         .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffClient"]),
+        .testTarget(name: "ChaosCheckTests", dependencies: ["ChaosCheck"]),
+        .testTarget(name: "ChaosHarnessTests", dependencies: ["skiff-chaos", "ChaosCheck"] + nio),
     ]
 )

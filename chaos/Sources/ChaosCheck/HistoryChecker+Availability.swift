@@ -1,0 +1,57 @@
+extension HistoryChecker {
+    /// Times of successful client operations and observations, sorted.
+    func successTimes() -> [Int64] {
+        var times = index.operations.compactMap { operation -> Int64? in
+            guard operation.outcome == .ok, operation.kind != .drain else { return nil }
+            return operation.completion?.t
+        }
+        times.append(contentsOf: index.observations.filter { $0.op == .deliver || $0.op == .consume }.map(\.t))
+        return times.sorted()
+    }
+
+    /// After the last fault is healed, the longest window without a successful operation stays under the
+    /// bound in the header. Every started fault must also have been stopped.
+    func checkAvailability() -> CheckResult {
+        var anomalies: [String] = []
+        var open: [String: Int] = [:]
+        for event in index.nemesis {
+            let key = "\(event.fault ?? "?")#\(event.opId ?? -1)"
+            open[key, default: 0] += event.op == .start ? 1 : (event.op == .stop ? -1 : 0)
+        }
+        for (key, balance) in open.sorted(by: { $0.key < $1.key }) where balance > 0 {
+            anomalies.append("fault \(key) was never healed")
+        }
+        let endT =
+            index.operations(.workloadEnd).first?.invoke.t
+            ?? index.observations(.workloadEnd).first?.t ?? index.endT
+        // The final heal-everything step runs after the workload; the window is judged from the last heal
+        // that happened while clients were still working.
+        let healT = index.nemesis.filter { $0.op == .stop && $0.t <= endT }.map(\.t).max() ?? 0
+        let times = successTimes()
+        let afterHeal = longestGap(times.filter { $0 >= healT && $0 <= endT }, from: healT, to: endT)
+        let overall = longestGap(times.filter { $0 <= endT }, from: 0, to: endT)
+        let boundNs = index.meta.unavailabilityBoundMs * 1_000_000
+        if afterHeal > boundNs {
+            anomalies.append(
+                "no successful operation for \(ms(afterHeal)) ms after healing at t=\(ms(healT)) "
+                    + "(bound \(index.meta.unavailabilityBoundMs) ms)")
+        }
+        let info: [String: Int64] = [
+            "longest-after-heal-ms": ms(afterHeal), "longest-overall-ms": ms(overall),
+            "bound-ms": index.meta.unavailabilityBoundMs, "healed-at-ms": ms(healT),
+        ]
+        return CheckResult(name: "availability", anomalies: anomalies, info: info)
+    }
+
+    /// Longest interval in [from, to] not containing any of `times` (sorted).
+    func longestGap(_ times: [Int64], from: Int64, to: Int64) -> Int64 {
+        guard to > from else { return 0 }
+        var previous = from
+        var longest: Int64 = 0
+        for t in times {
+            longest = max(longest, t - previous)
+            previous = max(previous, t)
+        }
+        return max(longest, to - previous)
+    }
+}

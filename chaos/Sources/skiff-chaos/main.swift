@@ -1,1 +1,0 @@
-print("skiff-chaos: not yet wired")
