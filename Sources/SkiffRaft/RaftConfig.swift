@@ -54,8 +54,9 @@ public struct RaftConfig: Sendable {
 /// Deliberate protocol bugs for the simulator's self-test (`skiff-sim --inject-bug NAME`). Each one breaks a
 /// rule the paper states; the simulator must catch every one.
 public enum InjectedBug: String, Sendable, CaseIterable {
-    /// Commit entries of earlier terms by counting replicas (breaks §5.4.2, Figure 8).
-    case commitPriorTermByCount = "commit-prior-term-by-count"
+    /// Heartbeats carry the leader's whole commit index instead of at most what the follower is known to hold,
+    /// so a follower with a stale suffix commits it (breaks §5.3: only entries matching the leader's commit).
+    case heartbeatCommitBeyondMatch = "heartbeat-commit-beyond-match"
     /// Grant a vote without persisting it first (breaks Figure 2, "persistent state").
     case voteWithoutPersist = "vote-without-persist"
     /// Acknowledge appended entries before they are fsynced (breaks Figure 2, "persistent state").

@@ -24,6 +24,12 @@ extension Simulation {
         if ready.mustSync {
             let latency = random.uint(node.fsyncMicros)
             queue.schedule(.fsyncDone(node: node.index, incarnation: node.incarnation), at: now + latency)
+            let rate = ready.hardState != nil ? Self.crashInElectionFsyncWindowRate : Self.crashInFsyncWindowRate
+            if !healed && random.chance(rate) {
+                // Crash inside the fsync window and come back quickly, while the election is still on.
+                queue.schedule(.crash(node: node.index, incarnation: node.incarnation), at: now + latency / 2)
+                queue.schedule(.restart(node: node.index), at: now + latency / 2 + random.uint(1_000...20_000))
+            }
         } else {
             complete(node, ready)
         }

@@ -26,14 +26,24 @@ public final class Simulation {
     var pendingIDs: [UInt64] = []
     var lastSubmit: [UInt64: SimTime] = [:]
     var acknowledged: Set<UInt64> = []
+    /// The cluster's Raft settings, drawn once per seed so that the sweep covers many of them.
+    var profile = RaftConfig(id: NodeID(1))
     // Statistics.
     var crashes = 0
     var snapshotsInstalled = 0
 
-    /// Milliseconds after which the client resubmits an unacknowledged proposal.
-    static let resubmitMicros: SimTime = 150_000
+    /// Microseconds after which the client resubmits an unacknowledged proposal.
+    static let resubmitMicros: SimTime = 400_000
     /// At most this many resubmissions per client event.
-    static let resubmitsPerEventMax = 16
+    static let resubmitsPerEventMax = 8
+    /// The chance that a node crashes between writing a Ready and its fsync completing (the window in which
+    /// an unsynced write is lost or torn).
+    static let crashInFsyncWindowRate = 0.01
+    /// The same chance for a Ready that changes the term or the vote: elections are rare, and this window is
+    /// where a vote that was not made durable does its damage.
+    static let crashInElectionFsyncWindowRate = 0.1
+    /// The leader refuses proposals beyond this many uncommitted entries (back-pressure on the client).
+    static let uncommittedEntriesMax = 256
 
     public init(options: SimOptions) {
         self.options = options
@@ -59,6 +69,11 @@ public final class Simulation {
     }
 
     private func start() {
+        profile.heartbeatTick = random.int(1...3)
+        profile.maxSizePerMsg = random.pick([128, 512, 4_096])
+        profile.maxInflightMsgs = random.pick([2, 4, 16])
+        profile.maxInflightBytes = profile.maxSizePerMsg * random.int(2...8)
+        profile.preVote = random.int(0...3) > 0
         for index in 0..<options.nodeCount {
             let node = SimNode(id: NodeID(UInt64(index + 1)), index: index)
             nodes.append(node)
@@ -74,10 +89,12 @@ public final class Simulation {
         var config = RaftConfig(id: node.id)
         config.voters = (1...options.nodeCount).map { NodeID(UInt64($0)) }
         config.electionTick = 10
-        config.heartbeatTick = 2
-        config.maxInflightMsgs = 4
-        config.maxSizePerMsg = 512
-        config.maxInflightBytes = 4_096
+        config.heartbeatTick = profile.heartbeatTick
+        config.maxInflightMsgs = profile.maxInflightMsgs
+        config.maxSizePerMsg = profile.maxSizePerMsg
+        config.maxInflightBytes = profile.maxInflightBytes
+        config.preVote = profile.preVote
+        config.maxUncommittedEntries = Self.uncommittedEntriesMax
         config.randomSeed = options.seed &+ UInt64(node.incarnation) &* 7_919
         config.injectedBug = options.injectedBug
         return config
@@ -92,6 +109,9 @@ public final class Simulation {
             guard incarnation == node.incarnation, let ready = node.pendingReady else { return }
             trace.mix(4, UInt64(index))
             complete(node, ready)
+        case .crash(let index, let incarnation):
+            guard incarnation == nodes[index].incarnation else { return }
+            crash(nodes[index])
         case .restart(let index): restart(nodes[index])
         case .resume(let index): resume(nodes[index])
         case .fault: injectFault()

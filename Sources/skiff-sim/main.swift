@@ -25,6 +25,9 @@ struct SkiffSimCommand: ParsableCommand {
     @Option(help: "Ticks of the fault phase per seed.")
     var faultTicks: Int?
 
+    @Option(help: "Liveness bound in ticks after the faults heal.")
+    var livenessTicks: Int?
+
     @Flag(help: "Print every event of a single seed.")
     var verbose = false
 
@@ -60,6 +63,7 @@ struct SkiffSimCommand: ParsableCommand {
         for seed in range {
             var options = SimOptions(seed: seed, nodeCount: nodes ?? (seed % 2 == 1 ? 3 : 5), injectedBug: bug)
             if let faultTicks { options.faultTicks = faultTicks }
+            if let livenessTicks { options.livenessTicks = livenessTicks }
             options.verbose = verbose && range.count == 1
             let result = Simulation(options: options).run()
             for line in result.log { print(line) }
