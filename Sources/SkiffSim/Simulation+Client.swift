@@ -4,6 +4,7 @@ import SkiffRaft
 extension Simulation {
     func runClient() {
         queue.schedule(.client, at: now + options.tickMicros)
+        if healed && options.nodeCount == 5 { changeMembership(restoring: true) }
         if !healed {
             let mean = Double(options.tickMicros) / Double(options.proposalMeanMicros)
             var count = Int(mean)
@@ -47,8 +48,12 @@ extension Simulation {
                     + "pending=\(node.pendingReady != nil) paused=\(node.paused)")
         }
         let bound = "within \(options.livenessTicks) ticks after healing"
-        guard nodes.contains(where: { $0.raft?.role == .leader }) else {
+        guard let leader = nodes.first(where: { $0.raft?.role == .leader })?.raft else {
             fail("liveness", "no leader \(bound)")
+            return
+        }
+        guard leader.confState.voters.count == options.nodeCount else {
+            fail("liveness", "membership not restored \(bound): \(leader.confState)")
             return
         }
         pendingIDs.removeAll { acknowledged.contains($0) }

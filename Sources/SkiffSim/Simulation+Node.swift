@@ -46,7 +46,8 @@ extension Simulation {
             guard node.machine.appliedIndex == snapshot.index else {
                 fail(
                     "snapshot-integrity",
-                    "\(node.id) installed \(snapshot) but its \(node.staging.count) bytes restore \(node.machine.appliedIndex)"
+                    "\(node.id) installed \(snapshot) but its \(node.staging.count) bytes restore "
+                        + "\(node.machine.appliedIndex)"
                 )
                 return
             }

@@ -31,6 +31,7 @@ public final class Simulation {
     // Statistics.
     var crashes = 0
     var snapshotsInstalled = 0
+    var membershipChanges = 0
 
     /// Microseconds after which the client resubmits an unacknowledged proposal.
     static let resubmitMicros: SimTime = 400_000
@@ -65,7 +66,7 @@ public final class Simulation {
         return SimResult(
             options: options, traceHash: trace.value, failure: failure, events: eventCount,
             proposalsAcknowledged: acknowledged.count, leaderElections: checker.elections, crashes: crashes,
-            snapshotsInstalled: snapshotsInstalled, log: log)
+            snapshotsInstalled: snapshotsInstalled, membershipChanges: membershipChanges, log: log)
     }
 
     private func start() {

@@ -186,8 +186,8 @@ struct TranscriptRunner {
         let node = cluster[raw]
         let first = node.firstIndex
         let entries = node.logEntries(first..<node.lastIndex.next) ?? []
-        let head =
-            "first=\(first) snapshot=\(cluster.storages[NodeID(raw)]!.snapshotMetadata.index)@\(cluster.storages[NodeID(raw)]!.snapshotMetadata.term)"
+        let snapshot = cluster.storages[NodeID(raw)]!.snapshotMetadata
+        let head = "first=\(first) snapshot=\(snapshot.index)@\(snapshot.term)"
         return [
             head
                 + (entries.isEmpty
