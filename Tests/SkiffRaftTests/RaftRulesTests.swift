@@ -319,3 +319,63 @@ private func drain(_ node: RawNode) -> Ready {
     #expect(node.lastIndex == LogIndex(5))
     #expect(node.commitIndex == LogIndex(3))
 }
+
+/// Thesis §3.10: a transfer that does not complete within an election timeout is abandoned, and the leader
+/// takes proposals again.
+@Test func leaderTransferAbortsAfterElectionTimeout() throws {
+    let cluster = TestCluster(voters: [1, 2, 3])
+    cluster.elect(1)
+    cluster.isolate(2)
+    try cluster[1].transferLeadership(to: NodeID(2))
+    #expect(cluster[1].leadTransferee == NodeID(2))
+    for _ in 0..<10 { cluster[1].tick() }
+    #expect(cluster[1].leadTransferee == nil)
+    #expect(cluster[1].role == .leader)
+    try cluster[1].propose([1])
+}
+
+/// Back-pressure: the leader refuses proposals beyond `maxUncommittedEntries` uncommitted entries.
+@Test func proposalsBeyondUncommittedBoundAreDropped() throws {
+    let cluster = TestCluster(voters: [1, 2, 3]) { $0.maxUncommittedEntries = 4 }
+    cluster.elect(1)
+    cluster.isolate(1)
+    try cluster[1].propose(batch: [[1], [2], [3], [4]])
+    #expect { try cluster[1].propose([5]) } throws: { ($0 as? RaftError)?.kind == .proposalDropped }
+}
+
+/// Thesis §6.4: a new leader answers reads only once an entry of its own term is committed, because only
+/// then is its commit index known to be current.
+@Test func readIndexWaitsForCurrentTermCommit() throws {
+    let cluster = TestCluster(voters: [1, 2, 3])
+    cluster[1].campaign()
+    cluster.deliverAll(maxRounds: 4)
+    #expect(cluster[1].role == .leader)
+    try cluster[1].readIndex(context: [7])
+    cluster.processReadies()
+    #expect(cluster.readStates[NodeID(1), default: []].isEmpty)
+    cluster.deliverAll()
+    #expect(cluster.readStates[NodeID(1)]?.map(\.context) == [[7]])
+    #expect(cluster.readStates[NodeID(1)]?.first?.index == cluster[1].commitIndex)
+}
+
+/// Raft §7: when the shell cannot stream a snapshot it reports failure, and the leader starts a new
+/// transfer from offset 0 later.
+@Test func failedSnapshotTransferStartsOver() throws {
+    let cluster = TestCluster(voters: [1, 2, 3])
+    cluster.elect(1)
+    cluster.isolate(3)
+    for value: UInt8 in 1...5 { try cluster[1].propose([value]) }
+    cluster.deliverAll()
+    cluster.tick()
+    cluster.compact(1, data: Array("state".utf8))
+    cluster.heal()
+    cluster.snapshotData[NodeID(1)] = [:]
+    cluster.tick(2)
+    cluster[1].reportSnapshot(to: NodeID(3), status: .failure)
+    #expect(cluster[3].commitIndex < cluster[1].commitIndex)
+    cluster.compact(1, data: Array("state".utf8))
+    cluster.snapshotData[NodeID(1)]![cluster[1].appliedIndex] = Array("state".utf8)
+    cluster.tick(4)
+    #expect(cluster[3].commitIndex == cluster[1].commitIndex)
+    #expect(cluster.snapshotData[NodeID(3)]?[cluster[1].appliedIndex] == Array("state".utf8))
+}
