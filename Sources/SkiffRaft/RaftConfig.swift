@@ -67,6 +67,9 @@ public enum InjectedBug: String, Sendable, CaseIterable {
     case noStepDownOnHigherTerm = "no-step-down-on-higher-term"
     /// Grant votes without the up-to-date check (breaks §5.4.1, Leader Completeness).
     case voteForStaleLog = "vote-for-stale-log"
+    /// Answer ReadIndex at once, without a heartbeat round confirming leadership (breaks thesis §6.4,
+    /// linearizable reads).
+    case readWithoutQuorum = "read-without-quorum"
 }
 
 /// A seeded SplitMix64 generator: the only randomness the core uses.

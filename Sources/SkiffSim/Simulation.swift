@@ -26,6 +26,13 @@ public final class Simulation {
     var pendingIDs: [UInt64] = []
     var lastSubmit: [UInt64: SimTime] = [:]
     var acknowledged: Set<UInt64> = []
+    /// Proposals in `checker.globalOrder` up to the last acknowledged one: a read that starts now must see
+    /// at least this many.
+    var acknowledgedPrefix = 0
+    var nextReadID: UInt64 = 1
+    /// For each read in flight: how many proposals it must observe (linearizability).
+    var readsRequired: [UInt64: Int] = [:]
+    var readsServed = 0
     /// The cluster's Raft settings, drawn once per seed so that the sweep covers many of them.
     var profile = RaftConfig(id: NodeID(1))
     // Statistics.
@@ -42,7 +49,13 @@ public final class Simulation {
     static let crashInFsyncWindowRate = 0.01
     /// The same chance for a Ready that changes the term or the vote: elections are rare, and this window is
     /// where a vote that was not made durable does its damage.
-    static let crashInElectionFsyncWindowRate = 0.1
+    static let crashInElectionFsyncWindowRate = 0.3
+    /// A run processes at most this many events (a normal run needs about 10,000).
+    static let eventsMax = 400_000
+    /// At most this many events may be pending at once.
+    static let queuedEventsMax = 50_000
+    /// The chance per client event (every tick) of issuing a linearizable read.
+    static let readRate = 0.5
     /// The leader refuses proposals beyond this many uncommitted entries (back-pressure on the client).
     static let uncommittedEntriesMax = 256
 
@@ -61,12 +74,18 @@ public final class Simulation {
             eventCount += 1
             handle(event)
             checkAfterEvent()
+            if eventCount > Self.eventsMax || queue.count > Self.queuedEventsMax {
+                fail(
+                    "bounded-work", "\(eventCount) events processed, \(queue.count) queued: a message storm or livelock"
+                )
+            }
         }
         if failure == nil { checkAtEnd() }
         return SimResult(
             options: options, traceHash: trace.value, failure: failure, events: eventCount,
             proposalsAcknowledged: acknowledged.count, leaderElections: checker.elections, crashes: crashes,
-            snapshotsInstalled: snapshotsInstalled, membershipChanges: membershipChanges, log: log)
+            snapshotsInstalled: snapshotsInstalled, membershipChanges: membershipChanges, readsServed: readsServed,
+            log: log)
     }
 
     private func start() {

@@ -34,6 +34,9 @@ struct SkiffSimCommand: ParsableCommand {
     @Flag(help: "Print one line per seed.")
     var progress = false
 
+    @Flag(help: "Do not stop at the first failing seed; report how many failed (exit status 1 if any).")
+    var keepGoing = false
+
     @Flag(help: "Run the core throughput benchmark instead.")
     var bench = false
 
@@ -60,6 +63,7 @@ struct SkiffSimCommand: ParsableCommand {
         }
         let range = try seedRange()
         let started = Date()
+        var failures = 0
         for seed in range {
             var options = SimOptions(seed: seed, nodeCount: nodes ?? (seed % 2 == 1 ? 3 : 5), injectedBug: bug)
             if let faultTicks { options.faultTicks = faultTicks }
@@ -72,10 +76,15 @@ struct SkiffSimCommand: ParsableCommand {
                 print("FAIL seed \(seed): \(failure.invariant) violated: \(failure.detail)")
                 print("trace hash: 0x\(String(result.traceHash, radix: 16))")
                 print("replay: \(options.replayCommand)")
-                throw ExitCode(1)
+                failures += 1
+                if !keepGoing { throw ExitCode(1) }
             }
         }
         let seconds = Date().timeIntervalSince(started)
+        if failures > 0 {
+            print("skiff-sim: \(failures) of \(range.count) seeds failed")
+            throw ExitCode(1)
+        }
         print("skiff-sim: \(range.count) seeds passed in \(String(format: "%.1f", seconds)) s")
     }
 
