@@ -38,6 +38,7 @@ public struct RaftConfig: Sendable {
     /// MUST be `nil` outside the simulator and its tests.
     public var injectedBug: InjectedBug? = nil
 
+    /// Defaults for everything but the identity.
     public init(id: NodeID) {
         self.id = id
     }
@@ -76,6 +77,7 @@ public enum InjectedBug: String, Sendable, CaseIterable {
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose whole output is determined by `seed`.
     public init(seed: UInt64) { state = seed }
 
     public mutating func next() -> UInt64 {
@@ -100,7 +102,9 @@ public struct RaftError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidConfigChange
     }
 
+    /// Why the request was refused.
     public var kind: Kind
+    /// The leader to redirect the client to, when known.
     public var leader: NodeID?
 
     public init(_ kind: Kind, leader: NodeID? = nil) {
