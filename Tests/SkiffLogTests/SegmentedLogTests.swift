@@ -78,6 +78,31 @@ import Testing
         #expect(!fileSystem.exists("/data/log/state.tmp"))
     }
 
+    /// A crash at any point of a hard-state save (torn temp file at every byte, or before the rename is
+    /// durable) leaves either the old or the new hard state, never a damaged one.
+    @Test func hardStateSaveIsAtomicUnderCrashes() throws {
+        let old = HardState(term: Term(4), vote: NodeID(1), commit: LogIndex(0))
+        let new = HardState(term: Term(5), vote: NodeID(2), commit: LogIndex(0))
+        for keep in 0...64 {
+            let (fileSystem, log) = try makeSimLog()
+            try log.saveHardState(old)
+            fileSystem.crashAtNextSync(.keepUnsyncedBytes(path: "/data/log/state.tmp", bytes: keep))
+            #expect(throws: LogError.self) { try log.saveHardState(new) }
+            let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+            #expect(reopened.health == .healthy, "keep \(keep)")
+            #expect(reopened.hardState == old, "keep \(keep)")
+        }
+        for skip in 0...1 {
+            let (fileSystem, log) = try makeSimLog()
+            try log.saveHardState(old)
+            fileSystem.crashAtNextSync(.dropUnsynced, pathContaining: "/data/log", skipping: skip)
+            #expect(throws: LogError.self) { try log.saveHardState(new) }
+            let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+            #expect(reopened.health == .healthy)
+            #expect(reopened.hardState == old || reopened.hardState == new)
+        }
+    }
+
     /// A raw block read from one log is accepted byte for byte by another, and decodes to the same entries.
     @Test func rawBlockReplication() throws {
         let (_, leader) = try makeSimLog()
