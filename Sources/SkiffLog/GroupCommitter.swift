@@ -50,6 +50,8 @@ public final class GroupCommitter: @unchecked Sendable {
     private let lock = StorageLock()
     private var queue: [Request] = []
     private var queuedBytes = 0
+    /// Submitters blocked by back-pressure.
+    private var submittersWaiting = 0
     /// Invariant: holds at most one batch (the pipeline depth).
     private var encoded: [EncodedBatch] = []
     private var stopping = false
@@ -84,11 +86,17 @@ public final class GroupCommitter: @unchecked Sendable {
             bytes = encoded.bytes.count
         }
         let accepted = lock.withLock { () -> Bool in
-            while !stopping && queuedBytes > 0 && queuedBytes + bytes > queueBytesMax { lock.wait() }
+            while !stopping && queuedBytes > 0 && queuedBytes + bytes > queueBytesMax {
+                submittersWaiting += 1
+                lock.wait()
+                submittersWaiting -= 1
+            }
             guard !stopping else { return false }
             queue.append(Request(item: item, bytes: bytes, completion: completion))
             queuedBytes += bytes
-            lock.broadcast()
+            // Only the first request can find the encoder idle; waking it per request would cost two
+            // context switches per append.
+            if queue.count == 1 { lock.broadcast() }
             return true
         }
         if !accepted { completion(.failure(LogError(.closed))) }
@@ -187,7 +195,7 @@ public final class GroupCommitter: @unchecked Sendable {
             let batch = Array(queue[0..<taken])
             queue.removeFirst(taken)
             queuedBytes -= bytes
-            lock.broadcast()
+            if submittersWaiting > 0 { lock.broadcast() }
             return batch
         }
     }
