@@ -106,6 +106,27 @@ import Testing
         #expect(log.health == .healthy)
     }
 
+    /// ENOSPC while starting a new segment is a clean read-only state too: after space returns and writes
+    /// resume, the roll is retried and everything reads back after a reopen.
+    @Test func diskFullDuringSegmentRoll() throws {
+        let options = smallSegments(600)
+        let (fileSystem, log) = try makeSimLog(options: options)
+        try log.append(makeEntries(1, 6, size: 60))
+        let used = ["/data/log/state", Self.segmentPath(1)].compactMap { fileSystem.contents(of: $0)?.count }
+        fileSystem.capacityBytes = used.reduce(0, +) + 10
+        #expect(throws: LogError.self) { try log.append(makeEntries(7, 12, size: 200)) }
+        #expect(!log.health.isWritable && log.health.mayVoteOrLead)
+        #expect((fileSystem.contents(of: Self.segmentPath(2))?.count ?? -1) == 10)
+        fileSystem.capacityBytes = nil
+        log.resumeWrites()
+        try log.append(makeEntries(7, 12, size: 200))
+        #expect(fileSystem.exists(Self.segmentPath(2)))
+        log.close()
+        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem, options: options)
+        #expect(reopened.health == .healthy)
+        #expect(try allEntries(reopened) == makeEntries(1, 6, size: 60) + makeEntries(7, 12, size: 200))
+    }
+
     /// A failed fdatasync is fatal: the append fails, the log enters the permanent failed state, and no later
     /// write (append or hard state) is attempted even though the disk would now accept it.
     @Test func failedFsyncIsFatalAndNeverRetried() throws {
