@@ -174,6 +174,39 @@ import Testing
         #expect(try repaired.term(at: LogIndex(300)) == Term(1))
     }
 
+    /// When the persisted commit index is above what survives (the last block damaged so that it looks
+    /// torn), the log is untrusted instead of silently shorter.
+    @Test func tornTailBelowCommitIsCorruption() throws {
+        let (fileSystem, log) = try makeSimLog()
+        try log.append(makeEntries(1, 5))
+        try log.append(makeEntries(6, 10))
+        try log.saveHardState(HardState(term: Term(1), vote: .none, commit: LogIndex(10)))
+        log.close()
+        let segment = try #require(fileSystem.contents(of: Self.segmentPath(1)))
+        fileSystem.setContents(of: Self.segmentPath(1), to: Array(segment.dropLast(3)))
+        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        #expect(reopened.recovery.tornTail != nil)
+        #expect(reopened.recovery.corruption?.reason == .missingEntries(after: LogIndex(5), next: LogIndex(10)))
+        #expect(!reopened.health.mayVoteOrLead)
+    }
+
+    /// A crash after a snapshot reset wrote the new log start but before the old segments were unlinked
+    /// never brings old entries back.
+    @Test func interruptedResetDoesNotResurrectEntries() throws {
+        let (fileSystem, log) = try makeSimLog()
+        try log.append(makeEntries(1, 20))
+        // Syncs in a reset: state.tmp, directory (rename), directory (unlinks). Crash at the last one.
+        fileSystem.crashAtNextSync(.dropUnsynced, pathContaining: "/data/log", skipping: 2)
+        #expect(throws: LogError.self) { try log.resetToSnapshot(LogPosition(index: LogIndex(15), term: Term(1))) }
+        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        #expect(reopened.health == .healthy)
+        #expect(reopened.recovery.removedFiles == ["seg-00000000000000000001.log"])
+        #expect(reopened.logStart == LogPosition(index: LogIndex(15), term: Term(1)))
+        #expect(reopened.lastIndex == LogIndex(15))
+        try reopened.append(makeEntries(16, 17, term: 2))
+        #expect(try allEntries(reopened) == makeEntries(16, 17, term: 2))
+    }
+
     /// A damaged state file makes the log untrusted instead of silently starting over.
     @Test func damagedStateFileIsReported() throws {
         let fileSystem = try Self.threeSegments()
