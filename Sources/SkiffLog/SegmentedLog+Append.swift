@@ -63,10 +63,8 @@ extension SegmentedLog {
             if case .entries(let entries) = item, entries.isEmpty { continue }
             let first = item.firstIndex
             guard first > state.logStart.index else { throw LogError(.compacted(state.logStart.index)) }
-            guard first <= last.next, first == last.next || prepared.isEmpty else {
-                throw LogError(.notContiguous(expectedAtMost: last.next, got: first))
-            }
-            let previousTerm = first.previous == last ? lastTerm : try termLocked(at: first.previous)
+            guard first <= last.next else { throw LogError(.notContiguous(expectedAtMost: last.next, got: first)) }
+            let previousTerm = first.previous == last ? lastTerm : try term(at: first.previous, after: prepared)
             switch item {
             case .entries(let entries):
                 try validate(entries, previousTerm: previousTerm)
@@ -88,6 +86,20 @@ extension SegmentedLog {
             }
         }
         return prepared
+    }
+
+    /// The term of `index` in the log as it will be once `prepared` is applied.
+    ///
+    /// The latest prepared block starting at or below `index` holds it (a later block starting above it
+    /// cannot have cut it); when there is none, the log does.
+    private func term(at index: LogIndex, after prepared: [PreparedBlock]) throws -> Term {
+        if let holder = prepared.last(where: { $0.header.firstIndex <= index }) {
+            precondition(
+                !holder.header.isTruncation && index <= holder.header.lastIndex,
+                "index \(index) cut by the batch but below its end")
+            return holder.header.term(at: index)
+        }
+        return try termLocked(at: index)
     }
 
     private func validate(_ entries: [Entry], previousTerm: Term) throws {

@@ -61,23 +61,24 @@ extension SegmentedLog {
 
     /// Replaces the whole log with an empty one that starts after a snapshot at `snapshot`.
     ///
-    /// Call after the snapshot is installed durably. Segments are removed first and the new start written
-    /// after, so a crash in between leaves an empty log at the old start (the shell resets again).
+    /// Call after the snapshot is installed durably. The new start is written first, naming a first segment
+    /// sequence above every existing segment; so after a crash before the unlinks, the old segments are
+    /// leftovers that the next open deletes, and no old entry comes back.
     public func resetToSnapshot(_ snapshot: LogPosition) throws {
         try writeLock.withLock {
             try lock.withLock {
                 try checkWritable()
                 let doomed = segments
-                segments.removeAll()
-                blocks.removeAll()
-                cache.removeAll()
-                try unlinkSegments(doomed)
                 var next = state
                 next.logStart = snapshot
                 next.firstSegmentSequence = (doomed.last?.sequence ?? state.firstSegmentSequence - 1) + 1
                 if next.hardState.commit < snapshot.index { next.hardState.commit = snapshot.index }
                 try persistState(next)
+                segments.removeAll()
+                blocks.removeAll()
+                cache.removeAll()
                 lastIndexValue = snapshot.index
+                try unlinkSegments(doomed)
             }
         }
     }

@@ -204,6 +204,13 @@ extension SegmentedLog {
             noteGap(after: expected.previous, next: lastIndexValue.next, block: nil)
             lastIndexValue = expected.previous
         }
+        if healthValue == .healthy && state.hardState.commit > lastIndexValue {
+            // Committed entries were durable once; if they are gone (a lost last segment, or a damaged last
+            // block mistaken for a torn tail), this node must not act on its log.
+            let path = segments.last?.path ?? joinPath(directory, LogFiles.stateFileName)
+            let reason = LogCorruption.Reason.missingEntries(after: lastIndexValue, next: state.hardState.commit)
+            markUntrusted(LogCorruption(file: path, offset: segments.last?.size ?? 0, reason: reason))
+        }
         report.firstIndex = state.logStart.index.next
         report.lastIndex = lastIndexValue
     }

