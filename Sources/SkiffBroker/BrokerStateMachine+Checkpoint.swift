@@ -53,7 +53,7 @@ extension BrokerStateMachine {
             let meta = Self.encodeMessageRow(row.message, row.place)
             statements.append(
                 StoreStatement(sql: Self.upsertMessage, bindings: [Self.int(seq), .int(Int64(row.queue)), .blob(meta)]))
-            if row.isNew { statements.append(payloadStatement(seq)) }
+            if let payload = row.payload { statements.append(payloadStatement(seq, payload)) }
         }
         for seq in tracker.records.keys.sorted() {
             let row = tracker.records[seq]!
@@ -62,7 +62,7 @@ extension BrokerStateMachine {
                 .blob(Self.encodeRecordRow(row.meta)),
             ]
             statements.append(StoreStatement(sql: Self.upsertRecord, bindings: bindings))
-            statements.append(payloadStatement(seq))
+            statements.append(payloadStatement(seq, row.payload))
         }
         for key in tracker.entities.sorted() {
             if let blob = encodeEntity(key) {
@@ -73,15 +73,11 @@ extension BrokerStateMachine {
         }
         statements.append(StoreStatement(sql: Self.upsertMeta, bindings: [.text("global"), .blob(encodeGlobal())]))
         tracker = CheckpointTracker()
-        payloads.removeAll()
         return statements
     }
 
-    private func payloadStatement(_ seq: UInt64) -> StoreStatement {
-        guard let payload = payloads[seq] else {
-            preconditionFailure("new m\(seq) has no resident payload at checkpoint (applied \(appliedIndex))")
-        }
-        return StoreStatement(sql: Self.upsertPayload, bindings: [Self.int(seq), .blob(payload.encoded())])
+    private func payloadStatement(_ seq: UInt64, _ payload: Payload) -> StoreStatement {
+        StoreStatement(sql: Self.upsertPayload, bindings: [Self.int(seq), .blob(payload.encoded())])
     }
 
     /// Rebuilds a broker from its checkpoint tables. `query` runs a SELECT and returns all rows.
@@ -153,7 +149,7 @@ extension BrokerStateMachine {
         case .leased(let lease, let consumer, let deadline):
             queues[id]!.leases[lease] = Lease(message: message, consumer: consumer, deadline: deadline)
             queues[id]!.heldBytes += UInt64(message.size)
-            consumerLeases[consumer, default: []].insert(LeaseKey(queue: id, lease: lease))
+            consumerQueues[consumer, default: []].insert(id)
         }
     }
 

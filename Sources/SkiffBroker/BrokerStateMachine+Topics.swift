@@ -55,9 +55,7 @@ extension BrokerStateMachine {
     }
 
     mutating func forgetRecord(_ seq: UInt64) {
-        if tracker.records.removeValue(forKey: seq) != nil {
-            payloads[seq] = nil
-        } else {
+        if tracker.records.removeValue(forKey: seq) == nil {
             tracker.recordDeletes.append(seq)
         }
     }
@@ -130,8 +128,8 @@ extension BrokerStateMachine {
             let meta = RecordMeta(
                 offset: offset, seq: seq, timestamp: now, size: size, tombstone: record.value == nil,
                 key: compact ? record.key : nil)
-            payloads[seq] = Payload(id: "", body: record.value ?? [], headers: record.headers, key: record.key)
-            tracker.records[seq] = RecordRow(topic: id, partition: partition, meta: meta)
+            let payload = Payload(id: "", body: record.value ?? [], headers: record.headers, key: record.key)
+            tracker.records[seq] = RecordRow(topic: id, partition: partition, meta: meta, payload: payload)
             topics[id]!.partitions[index].nextOffset += 1
             topics[id]!.partitions[index].records.append(meta)
             topics[id]!.partitions[index].bytes += UInt64(size)

@@ -38,17 +38,19 @@ public struct BrokerStateMachine: Sendable {
 
     // Derived state (rebuilt by restore, excluded from the state hash).
     var timers = Heap<Timer>()
-    /// Consumer -> (queue id, lease id) of each lease it holds.
-    var consumerLeases: [String: Set<LeaseKey>] = [:]
+    /// Consumer -> queues where it took leases (a superset: acked leases leave stale entries, which release
+    /// skips). Keeps `releaseConsumer` from scanning every queue without costing a hash per lease.
+    var consumerQueues: [String: Set<UInt32>] = [:]
     /// Consumer -> queues where it is the single active consumer.
     var activeConsumerQueues: [String: Set<UInt32>] = [:]
-    /// Payloads of messages and records stored since the last checkpoint.
-    var payloads: [UInt64: Payload] = [:]
+    /// Changes since the last checkpoint, including the payloads of new messages and records.
     var tracker = CheckpointTracker()
 
     // Per-apply scratch.
     var events: [BrokerEvent] = []
     var availableQueues: Set<UInt32> = []
+    /// The queue most recently added to `availableQueues` (skips re-hashing it for every message of a batch).
+    var lastAvailableQueue: UInt32 = 0
     var appendedPartitions: Set<PartitionKey> = []
     var expiredLeases: [ExpiredLeaseKey: [LeaseID]] = [:]
 
@@ -185,6 +187,7 @@ public struct BrokerStateMachine: Sendable {
             output.append(.messagesAvailable(namespace: queue.namespace, queue: queue.name, ready: queue.readyCount))
         }
         availableQueues.removeAll()
+        lastAvailableQueue = 0
         for key in appendedPartitions.sorted() {
             guard let topic = topics[key.topic] else { continue }
             let end = Offset(topic.partitions[Int(key.partition)].nextOffset)
@@ -264,13 +267,19 @@ public struct BrokerStateMachine: Sendable {
         return nextSeq
     }
 
+    mutating func noteAvailable(_ id: UInt32) {
+        guard id != lastAvailableQueue else { return }
+        availableQueues.insert(id)
+        lastAvailableQueue = id
+    }
+
     mutating func arm(_ kind: TimerKind, at: Int64, owner: UInt32 = 0, id: UInt64) {
         timers.insert(Timer(at: at, id: id, owner: owner, kind: kind))
     }
 
     /// Looks up a payload in RAM, then in the payload source.
     func payload(_ seq: UInt64) -> Payload {
-        if let resident = payloads[seq] { return resident }
+        if let resident = tracker.messages[seq]?.payload ?? tracker.records[seq]?.payload { return resident }
         guard let source = payloadSource, let stored = source.payload(for: MessageSeq(seq)) else {
             preconditionFailure(
                 "payload of m\(seq) is neither resident nor in the payload source (applied \(appliedIndex))")

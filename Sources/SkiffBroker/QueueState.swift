@@ -21,7 +21,7 @@ enum DeathReason: UInt8, Sendable {
 }
 
 /// The RAM-resident metadata of one queued message. Kept to 32 bytes (stride) because a backlog of millions
-/// lives in RAM as these; the body lives in `BrokerStateMachine.payloads` until a checkpoint, then in SQLite.
+/// lives in RAM as these; the body lives in the checkpoint tracker until a checkpoint, then in SQLite.
 struct QueuedMessage: Hashable, Sendable {
     var seq: UInt64
     /// Leader ms at which the message expires; `Int64.max` when it never does.
@@ -84,8 +84,10 @@ struct QueueState: Sendable {
         return false
     }
 
-    /// Inserts a ready message at its `seq` position within its priority level (FIFO by publish order).
-    mutating func insertReady(_ message: QueuedMessage) {
+    /// Inserts a ready message at its `seq` position within its priority level (FIFO by publish order), and
+    /// returns whether the queue is now over its limits.
+    @discardableResult
+    mutating func insertReady(_ message: QueuedMessage) -> Bool {
         let level = Int(message.priority)
         if let last = levels[level].last, last.seq > message.seq {
             let index = Self.insertionIndex(levels[level], seq: message.seq)
@@ -99,6 +101,7 @@ struct QueueState: Sendable {
         readyCount += 1
         readyBytes += UInt64(message.size)
         heldBytes += UInt64(message.size)
+        return isOverLimit
     }
 
     /// Removes and returns the next message to deliver: the oldest of the highest non-empty priority.

@@ -26,7 +26,7 @@ private func sql(_ statements: [StoreStatement], mentioning seq: MessageSeq) -> 
             ].sorted())
     store.execute(delta)
     #expect(store.rows("broker_messages") == 1 && store.rows("broker_payloads") == 1)
-    #expect(h.machine.payloads.isEmpty)
+    #expect(h.machine.tracker.messages.isEmpty)
     #expect(h.machine.takeCheckpointDelta().count == 1)  // only the global row
 
     let again = h.receive("q")
