@@ -117,8 +117,32 @@ extension BrokerStateMachine {
             let record = try decodeRecordRow(seq: UInt64(bitPattern: seq), offset: UInt64(bitPattern: offset), meta)
             try machine.restoreRecord(topic: UInt32(truncatingIfNeeded: topic), partition: Int(partition), record)
         }
+        try machine.checkRestoredReferences()
         machine.rebuildTimers()
         return machine
+    }
+
+    /// Cross-row consistency of restored state, so that a damaged database is an error here rather than a trap
+    /// later: groups match their topic, bindings name live queues, ids are below their allocators.
+    private func checkRestoredReferences() throws(BrokerError) {
+        for group in groups.values {
+            guard let topic = topics[group.topic], group.owners.count == topic.partitions.count else {
+                throw ByteReader.malformed("group g/\(group.id) does not match its topic \(group.topic)")
+            }
+            guard group.owners.allSatisfy({ $0 == nil || group.members[$0!] != nil }) else {
+                throw ByteReader.malformed("group g/\(group.id) assigns a partition to a non-member")
+            }
+        }
+        for exchange in exchanges.values where !exchange.bindings.allSatisfy({ queues[$0.queue] != nil }) {
+            throw ByteReader.malformed("exchange x/\(exchange.id) binds a missing queue")
+        }
+        let ids = Array(queues.keys) + Array(exchanges.keys) + Array(topics.keys) + Array(groups.keys)
+        guard ids.allSatisfy({ $0 < nextEntity }) else { throw ByteReader.malformed("entity id above the allocator") }
+        for queue in queues.values {
+            guard queue.leases.keys.allSatisfy({ $0 < nextLease }) else {
+                throw ByteReader.malformed("lease id above the allocator in queue q/\(queue.id)")
+            }
+        }
     }
 
     private mutating func rebuildNames() {
@@ -139,6 +163,7 @@ extension BrokerStateMachine {
 
     private mutating func restoreMessage(seq: UInt64, queue id: UInt32, _ meta: [UInt8]) throws {
         guard queues[id] != nil else { throw ByteReader.malformed("message m\(seq) of unknown queue \(id)") }
+        guard seq < nextSeq, seq < 1 << 58 else { throw ByteReader.malformed("message m\(seq) above the allocator") }
         let (message, place) = try Self.decodeMessageRow(seq: seq, meta)
         switch place {
         case .ready:

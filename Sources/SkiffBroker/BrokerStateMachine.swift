@@ -263,6 +263,8 @@ public struct BrokerStateMachine: Sendable {
     }
 
     mutating func allocateSeq() -> UInt64 {
+        // Expiry timers keep the priority in the top bits of their id (`expiryTimerID`).
+        precondition(nextSeq < 1 << 58, "message sequence space exhausted at m\(nextSeq)")
         defer { nextSeq += 1 }
         return nextSeq
     }
