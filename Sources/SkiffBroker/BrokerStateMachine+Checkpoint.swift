@@ -187,27 +187,6 @@ extension BrokerStateMachine {
         if let key = record.key { topics[id]!.partitions[partition].keyIndex[key] = record.offset }
     }
 
-    /// Re-arms every timer from the restored state (timers are derived, never stored).
-    private mutating func rebuildTimers() {
-        for (id, queue) in queues {
-            for level in queue.levels {
-                for message in level where message.expiresAt != Int64.max {
-                    arm(.messageExpiry, at: message.expiresAt, owner: id, id: Self.expiryTimerID(message))
-                }
-            }
-            for (seq, delayed) in queue.delayed { arm(.delayedVisible, at: delayed.visibleAt, owner: id, id: seq) }
-            for (lease, held) in queue.leases { arm(.leaseExpiry, at: held.deadline, owner: id, id: lease) }
-        }
-        for (id, transaction) in transactions { arm(.transactionTimeout, at: transaction.deadline, id: id) }
-        for (id, half) in halves { arm(.halfCheck, at: half.nextCheckAt, id: id) }
-        for (id, group) in groups {
-            for member in group.members.values {
-                arm(.memberTimeout, at: member.lastSeen + member.sessionTimeoutMs, owner: id, id: member.serial)
-            }
-        }
-        for id in topics.keys { armRetention(topic: id) }
-    }
-
     /// A 64-bit FNV-1a hash of the whole replicated state in canonical form (the same encoding as a full
     /// checkpoint: global row, entity rows by key, message rows and record rows by sequence). Payload bytes,
     /// timers and other derived indexes are not included. Equal states have equal hashes on every replica.

@@ -1,5 +1,9 @@
+import Collections
+
 /// Time-driven behaviour: everything here runs at the start of an apply, for timers due at the command's time.
 extension BrokerStateMachine {
+    /// Stale timer entries tolerated beyond twice the live count before the heap is rebuilt.
+    static let timerSlack = 100_000
     /// Fires due timers in (time, kind, owner, id) order. Only timers that change state count toward
     /// `timersPerApplyMax`, so stale entries (absent after a restore) never shift where an apply stops.
     mutating func fireDueTimers() {
@@ -50,5 +54,48 @@ extension BrokerStateMachine {
         if queues[id]!.activeConsumer == held.consumer { removeActive(held.consumer, queue: id) }
         requeue(held.message, queue: id)
         return true
+    }
+
+    /// Replaces the timer heap with exactly one timer per live subject, at its current due time. Timers are
+    /// derived state, so this never changes behaviour: it is what `restore` does, and what `apply` does when stale
+    /// entries pile up (see `timerRebuildThreshold`).
+    mutating func rebuildTimers() {
+        var live: [Timer] = []
+        for (id, queue) in queues {
+            if queue.readyWithExpiry > 0 {
+                for level in queue.levels {
+                    for message in level where message.expiresAt != Int64.max {
+                        live.append(
+                            Timer(
+                                at: message.expiresAt, id: Self.expiryTimerID(message), owner: id, kind: .messageExpiry)
+                        )
+                    }
+                }
+            }
+            for (seq, delayed) in queue.delayed {
+                live.append(Timer(at: delayed.visibleAt, id: seq, owner: id, kind: .delayedVisible))
+            }
+            for (lease, held) in queue.leases {
+                live.append(Timer(at: held.deadline, id: lease, owner: id, kind: .leaseExpiry))
+            }
+        }
+        for (id, transaction) in transactions {
+            live.append(Timer(at: transaction.deadline, id: id, owner: 0, kind: .transactionTimeout))
+        }
+        for (id, half) in halves { live.append(Timer(at: half.nextCheckAt, id: id, owner: 0, kind: .halfCheck)) }
+        for (id, group) in groups {
+            for member in group.members.values {
+                live.append(
+                    Timer(
+                        at: member.lastSeen + member.sessionTimeoutMs, id: member.serial, owner: id,
+                        kind: .memberTimeout))
+            }
+        }
+        timers = Heap(live)
+        for id in topics.keys {
+            topics[id]!.retentionTimerAt = nil
+            armRetention(topic: id)
+        }
+        timerRebuildThreshold = 2 * timers.count + Self.timerSlack
     }
 }

@@ -38,6 +38,9 @@ public struct BrokerStateMachine: Sendable {
 
     // Derived state (rebuilt by restore, excluded from the state hash).
     var timers = Heap<Timer>()
+    /// When `timers` outgrows this (stale entries of acked leases, extended deadlines...), it is rebuilt from the
+    /// live state after the apply; this bounds stale entries to about the live count plus a constant.
+    var timerRebuildThreshold = Self.timerSlack
     /// Consumer -> queues where it took leases (a superset: acked leases leave stale entries, which release
     /// skips). Keeps `releaseConsumer` from scanning every queue without costing a hash per lease.
     var consumerQueues: [String: Set<UInt32>] = [:]
@@ -100,6 +103,7 @@ public struct BrokerStateMachine: Sendable {
         now = max(now, min(max(time, 0), BrokerLimits.timeMsMax))
         fireDueTimers()
         let result = execute(command, depth: 0)
+        if timers.count > timerRebuildThreshold { rebuildTimers() }
         return (result, drainEvents())
     }
 

@@ -61,6 +61,8 @@ struct QueueState: Sendable {
     var readyCount: UInt64 = 0
     var readyBytes: UInt64 = 0
     var heldBytes: UInt64 = 0
+    /// Ready messages that have an expiry (and so an expiry timer); lets timer rebuilds skip TTL-free queues.
+    var readyWithExpiry = 0
     var delayed: [UInt64: DelayedMessage] = [:]
     var leases: [UInt64: Lease] = [:]
     var deadLettered: UInt64 = 0
@@ -101,6 +103,7 @@ struct QueueState: Sendable {
         readyCount += 1
         readyBytes += UInt64(message.size)
         heldBytes += UInt64(message.size)
+        if message.expiresAt != Int64.max { readyWithExpiry += 1 }
         return isOverLimit
     }
 
@@ -140,6 +143,7 @@ struct QueueState: Sendable {
         heldBytes -= readyBytes
         readyCount = 0
         readyBytes = 0
+        readyWithExpiry = 0
         return removed
     }
 
@@ -147,6 +151,7 @@ struct QueueState: Sendable {
         readyCount -= 1
         readyBytes -= UInt64(message.size)
         heldBytes -= UInt64(message.size)
+        if message.expiresAt != Int64.max { readyWithExpiry -= 1 }
         return message
     }
 
