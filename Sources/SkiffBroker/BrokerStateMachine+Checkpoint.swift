@@ -174,7 +174,6 @@ extension BrokerStateMachine {
         case .leased(let lease, let consumer, let deadline):
             queues[id]!.leases[lease] = Lease(message: message, consumer: consumer, deadline: deadline)
             queues[id]!.heldBytes += UInt64(message.size)
-            consumerQueues[consumer, default: []].insert(id)
         }
     }
 

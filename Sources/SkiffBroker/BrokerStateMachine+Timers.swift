@@ -56,12 +56,14 @@ extension BrokerStateMachine {
         return true
     }
 
-    /// Replaces the timer heap with exactly one timer per live subject, at its current due time. Timers are
-    /// derived state, so this never changes behaviour: it is what `restore` does, and what `apply` does when stale
-    /// entries pile up (see `timerRebuildThreshold`).
+    /// Replaces the timer heap with exactly one timer per live subject, at its current due time, and drops stale
+    /// entries of the consumer index. Both are derived state, so this never changes behaviour: it is what
+    /// `restore` does, and what `apply` does when stale timers pile up (see `timerRebuildThreshold`).
     mutating func rebuildTimers() {
         var live: [Timer] = []
+        consumerQueues.removeAll()
         for (id, queue) in queues {
+            for held in queue.leases.values { consumerQueues[held.consumer, default: []].insert(id) }
             if queue.readyWithExpiry > 0 {
                 for level in queue.levels {
                     for message in level where message.expiresAt != Int64.max {

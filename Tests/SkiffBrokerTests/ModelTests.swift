@@ -41,6 +41,30 @@ private struct QueueModel {
     }
 }
 
+/// Acks, nacks (requeue or reject) or extends one lease, mirroring it in the model.
+private func settleLease(_ h: inout Harness, _ model: inout QueueModel, _ random: inout SplitMix64) {
+    guard let lease = model.leases.keys.sorted().first(where: { _ in random.chance(50) }) ?? model.leases.keys.min()
+    else {
+        h.ok(.tick)  // time moved in the model; let the broker see it too
+        return
+    }
+    let held = model.leases.removeValue(forKey: lease)!
+    switch random.below(4) {
+    case 0:
+        h.ok(.nack(namespace: "ns", queue: "q", leases: [lease], requeue: true))
+        model.requeue(held.message)
+    case 1:
+        h.ok(.nack(namespace: "ns", queue: "q", leases: [lease], requeue: false))
+        model.dead.append(held.message.seq)
+    case 2:
+        let visibility = Int64(50 + random.below(500))
+        h.ok(.extendLeases(namespace: "ns", queue: "q", leases: [lease], visibilityMs: visibility))
+        model.leases[lease] = (held.message, held.consumer, h.time + visibility)
+    default:
+        h.ok(.ack(namespace: "ns", queue: "q", leases: [lease]))
+    }
+}
+
 /// Random queue operations against the reference model give the same deliveries, delivery counts and counts.
 @Test(arguments: [21, 22, 23, 24, 25] as [UInt64])
 func queueMatchesModel(seed: UInt64) {
@@ -84,25 +108,7 @@ func queueMatchesModel(seed: UInt64) {
                 model.leases[delivered.lease] = (message, consumer, h.time + visibility)
             }
         case 4, 5, 6:
-            guard
-                let lease = model.leases.keys.sorted().first(where: { _ in random.chance(50) })
-                    ?? model.leases.keys.min()
-            else { continue }
-            let held = model.leases.removeValue(forKey: lease)!
-            switch random.below(4) {
-            case 0:
-                h.ok(.nack(namespace: "ns", queue: "q", leases: [lease], requeue: true))
-                model.requeue(held.message)
-            case 1:
-                h.ok(.nack(namespace: "ns", queue: "q", leases: [lease], requeue: false))
-                model.dead.append(held.message.seq)
-            case 2:
-                let visibility = Int64(50 + random.below(500))
-                h.ok(.extendLeases(namespace: "ns", queue: "q", leases: [lease], visibilityMs: visibility))
-                model.leases[lease] = (held.message, held.consumer, h.time + visibility)
-            default:
-                h.ok(.ack(namespace: "ns", queue: "q", leases: [lease]))
-            }
+            settleLease(&h, &model, &random)
         case 7:
             let consumer = consumers[random.below(3)]
             h.ok(.releaseConsumer(consumer))
