@@ -146,4 +146,5 @@ func sampleCommands() -> [Command] {
         applied += 1
     }
     #expect(applied > 500)
+    #expect(machine.invariantViolations() == [])
 }

@@ -125,6 +125,7 @@ func queueMatchesModel(seed: UInt64) {
         #expect(stats.delayed == UInt64(model.delayed.count))
         #expect(h.stats("dlq").ready == UInt64(model.dead.count))
     }
+    #expect(h.machine.invariantViolations() == [])
 }
 
 /// Random appends and fetches against per-partition arrays: same partitions, dense offsets, same contents.

@@ -29,6 +29,7 @@ func determinism(seed: UInt64) {
         #expect(first.events == second.events)
         if first.result.error != nil { errors += 1 }
         workload.observe(command, first.result)
+        if index % 25 == 0 { #expect(a.invariantViolations() == []) }
     }
     #expect(a.stateHash() == b.stateHash())
     #expect(errors > 0 && errors < 1_400)
@@ -55,6 +56,7 @@ func checkpointRestoreEquivalence(seed: UInt64) throws {
         #expect(expected.events == actual.events, "step \(step)")
         workload.observe(command, expected.result)
         if step % 97 == 0 { store.execute(subject.takeCheckpointDelta()) }
+        if step % 50 == 0 { #expect(subject.invariantViolations() == []) }
         if step % 331 == 330 {
             store.execute(subject.takeCheckpointDelta())
             subject = try BrokerStateMachine.restore(query: store.query)
