@@ -96,3 +96,19 @@ private func sql(_ statements: [StoreStatement], mentioning seq: MessageSeq) -> 
     h.ok(.tick, at: Int64.max)
     #expect(h.machine.currentTime == BrokerLimits.timeMsMax)
 }
+
+/// One apply fires at most `timersPerApplyMax` timers; the rest stay due (`nextTimerDeadline <= currentTime`, the
+/// leader's cue to tick) and fire on the next command.
+@Test func timerWorkPerApplyIsBounded() {
+    var h = queueHarness()
+    let batch = (0..<1_000).map { _ in OutgoingMessage(body: [], deliveryTime: .delayMs(10)) }
+    let commands = BrokerLimits.timersPerApplyMax / 1_000 + 1
+    for _ in 0..<commands {
+        h.ok(.publish(PublishRequest(namespace: "ns", target: .queue("q"), messages: batch)), at: 1_000)
+    }
+    h.ok(.tick, at: 1_010)
+    #expect(h.stats("q").ready == UInt64(BrokerLimits.timersPerApplyMax))
+    #expect(h.machine.nextTimerDeadline! <= h.machine.currentTime)
+    h.ok(.tick, at: 1_010)
+    #expect(h.stats("q").ready == UInt64(commands * 1_000) && h.stats("q").delayed == 0)
+}
