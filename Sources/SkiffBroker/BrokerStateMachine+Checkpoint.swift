@@ -40,20 +40,28 @@ extension BrokerStateMachine {
     public mutating func takeCheckpointDelta() -> [StoreStatement] {
         var statements: [StoreStatement] = []
         statements.reserveCapacity(tracker.messages.count * 2 + tracker.records.count * 2 + tracker.entities.count + 8)
+        writeCheckpointDelta { statements.append($0) }
+        return statements
+    }
+
+    /// Streams the same statements as `takeCheckpointDelta()` one by one, so a large delta is never held in RAM
+    /// twice. The change tracker is reset (and payloads released) only after `write` accepted every statement: if
+    /// it throws, nothing is forgotten and the next call emits the whole delta again.
+    public mutating func writeCheckpointDelta(_ write: (StoreStatement) throws -> Void) rethrows {
         for seq in tracker.messageDeletes.sorted() {
-            statements.append(StoreStatement(sql: Self.deleteMessage, bindings: [Self.int(seq)]))
-            statements.append(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
+            try write(StoreStatement(sql: Self.deleteMessage, bindings: [Self.int(seq)]))
+            try write(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
         }
         for seq in tracker.recordDeletes.sorted() {
-            statements.append(StoreStatement(sql: Self.deleteRecord, bindings: [Self.int(seq)]))
-            statements.append(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
+            try write(StoreStatement(sql: Self.deleteRecord, bindings: [Self.int(seq)]))
+            try write(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
         }
         for seq in tracker.messages.keys.sorted() {
             let row = tracker.messages[seq]!
             let meta = Self.encodeMessageRow(row.message, row.place)
-            statements.append(
+            try write(
                 StoreStatement(sql: Self.upsertMessage, bindings: [Self.int(seq), .int(Int64(row.queue)), .blob(meta)]))
-            if let payload = row.payload { statements.append(payloadStatement(seq, payload)) }
+            if let payload = row.payload { try write(payloadStatement(seq, payload)) }
         }
         for seq in tracker.records.keys.sorted() {
             let row = tracker.records[seq]!
@@ -61,19 +69,18 @@ extension BrokerStateMachine {
                 Self.int(seq), .int(Int64(row.topic)), .int(Int64(row.partition)), Self.int(row.meta.offset),
                 .blob(Self.encodeRecordRow(row.meta)),
             ]
-            statements.append(StoreStatement(sql: Self.upsertRecord, bindings: bindings))
-            statements.append(payloadStatement(seq, row.payload))
+            try write(StoreStatement(sql: Self.upsertRecord, bindings: bindings))
+            try write(payloadStatement(seq, row.payload))
         }
         for key in tracker.entities.sorted() {
             if let blob = encodeEntity(key) {
-                statements.append(StoreStatement(sql: Self.upsertMeta, bindings: [.text(key.rowKey), .blob(blob)]))
+                try write(StoreStatement(sql: Self.upsertMeta, bindings: [.text(key.rowKey), .blob(blob)]))
             } else {
-                statements.append(StoreStatement(sql: Self.deleteMeta, bindings: [.text(key.rowKey)]))
+                try write(StoreStatement(sql: Self.deleteMeta, bindings: [.text(key.rowKey)]))
             }
         }
-        statements.append(StoreStatement(sql: Self.upsertMeta, bindings: [.text("global"), .blob(encodeGlobal())]))
+        try write(StoreStatement(sql: Self.upsertMeta, bindings: [.text("global"), .blob(encodeGlobal())]))
         tracker = CheckpointTracker()
-        return statements
     }
 
     private func payloadStatement(_ seq: UInt64, _ payload: Payload) -> StoreStatement {

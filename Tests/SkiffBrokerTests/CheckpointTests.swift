@@ -112,3 +112,24 @@ private func sql(_ statements: [StoreStatement], mentioning seq: MessageSeq) -> 
     h.ok(.tick, at: 1_010)
     #expect(h.stats("q").ready == UInt64(commands * 1_000) && h.stats("q").delayed == 0)
 }
+
+private struct WriteFailed: Error {}
+
+/// A checkpoint write that fails midway forgets nothing: the next delta is complete and restores the same state.
+@Test func failedCheckpointWriteKeepsTheDelta() throws {
+    var h = queueHarness()
+    h.publish("q", ["a", "b", "c"])
+    var written = 0
+    #expect(throws: WriteFailed.self) {
+        try h.machine.writeCheckpointDelta { _ in
+            written += 1
+            if written == 3 { throw WriteFailed() }
+        }
+    }
+    let store = FakeStore()
+    store.execute(h.machine.takeCheckpointDelta())
+    #expect(store.rows("broker_messages") == 3 && store.rows("broker_payloads") == 3)
+    var restored = try BrokerStateMachine.restore(query: store.query)
+    restored.payloadSource = store
+    #expect(restored.stateHash() == h.machine.stateHash())
+}
