@@ -148,3 +148,20 @@ func sampleCommands() -> [Command] {
     #expect(applied > 500)
     #expect(machine.invariantViolations() == [])
 }
+
+/// Golden bytes: the log format of commands must not change silently (entries written today are replayed later).
+@Test func goldenEncodings() {
+    let publish = Command.publish(
+        PublishRequest(
+            namespace: "ns", target: .queue("q"),
+            messages: [OutgoingMessage(id: "a", body: [7], headers: [Header("h", "v")], priority: 3, ttlMs: 100)],
+            producer: ProducerStamp(producer: ProducerID(2), sequence: 1)))
+    #expect(hex(publish.encoded()) == "0108026e73000171010161010701016801760301c80100010201")
+    let receive = Command.receive(namespace: "ns", queue: "q", consumer: "c", maxMessages: 10, visibilityMs: 30_000)
+    #expect(hex(receive.encoded()) == "0109026e73017101630ae0d403")
+    #expect(hex(Command.batch([.tick, .createNamespace("x")]).encoded()) == "01010202030178")
+}
+
+private func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+}
