@@ -80,9 +80,11 @@ public enum BrokerBenchmark {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
+    /// One decimal, without libm (the core links nothing beyond the standard library).
     static func format(_ value: Double) -> String {
-        let scaled = (value * 10).rounded() / 10
-        return String(scaled)
+        let tenths = Int64(value * 10 + (value < 0 ? -0.5 : 0.5))
+        let sign = tenths < 0 ? "-" : ""
+        return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
     }
 
     /// Holds the machine across throughput runs (receive and ack need the earlier publishes).

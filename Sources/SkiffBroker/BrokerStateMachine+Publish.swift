@@ -148,8 +148,8 @@ extension BrokerStateMachine {
     }
 
     /// A delayed message's time came.
-    mutating func makeVisible(queue id: UInt32, seq: UInt64) -> Bool {
-        guard let delayed = queues[id]?.delayed[seq], delayed.visibleAt <= now else { return false }
+    mutating func makeVisible(queue id: UInt32, seq: UInt64, at: Int64) -> Bool {
+        guard let delayed = queues[id]?.delayed[seq], delayed.visibleAt == at else { return false }
         queues[id]!.delayed[seq] = nil
         queues[id]!.heldBytes -= UInt64(delayed.message.size)
         enqueueReady(delayed.message, queue: id)

@@ -4,8 +4,11 @@ import Collections
 extension BrokerStateMachine {
     /// Stale timer entries tolerated beyond twice the live count before the heap is rebuilt.
     static let timerSlack = 100_000
-    /// Fires due timers in (time, kind, owner, id) order. Only timers that change state count toward
-    /// `timersPerApplyMax`, so stale entries (absent after a restore) never shift where an apply stops.
+    /// Fires due timers in (time, kind, owner, id) order. A timer acts only when its time is exactly its subject's
+    /// current due time; an early (stale) entry re-arms at the due time instead, even if that is also past. So the
+    /// order of effective firings is the canonical (due time, kind, owner, id) order whatever stale entries the
+    /// heap holds, and a restored replica (whose heap has none) fires identically. Only effective firings count
+    /// toward `timersPerApplyMax`, so stale entries never shift where an apply stops.
     mutating func fireDueTimers() {
         var effective = 0
         while effective < BrokerLimits.timersPerApplyMax, let first = timers.min, first.at <= now {
@@ -17,24 +20,25 @@ extension BrokerStateMachine {
     /// Runs one timer; returns whether it changed state.
     private mutating func fire(_ timer: Timer) -> Bool {
         switch timer.kind {
-        case .delayedVisible: return makeVisible(queue: timer.owner, seq: timer.id)
-        case .messageExpiry: return expireReady(queue: timer.owner, timerID: timer.id)
-        case .leaseExpiry: return expireLease(queue: timer.owner, lease: timer.id)
-        case .transactionTimeout: return timeOutTransaction(timer.id)
-        case .halfCheck: return checkHalf(timer.id)
-        case .memberTimeout: return expireMember(group: timer.owner, serial: timer.id)
-        case .topicRetention: return enforceRetention(topic: timer.owner)
+        case .delayedVisible: return makeVisible(queue: timer.owner, seq: timer.id, at: timer.at)
+        case .messageExpiry: return expireReady(queue: timer.owner, timerID: timer.id, at: timer.at)
+        case .leaseExpiry: return expireLease(queue: timer.owner, lease: timer.id, at: timer.at)
+        case .transactionTimeout: return timeOutTransaction(timer.id, at: timer.at)
+        case .halfCheck: return checkHalf(timer.id, at: timer.at)
+        case .memberTimeout: return expireMember(group: timer.owner, serial: timer.id, at: timer.at)
+        case .topicRetention: return enforceRetention(topic: timer.owner, at: timer.at)
         }
     }
 
-    private mutating func expireReady(queue id: UInt32, timerID: UInt64) -> Bool {
+    private mutating func expireReady(queue id: UInt32, timerID: UInt64, at: Int64) -> Bool {
         let seq = timerID & (1 << 58 - 1)
         let priority = UInt8(timerID >> 58)
         guard queues[id] != nil, let message = queues[id]!.removeReady(seq: seq, priority: priority) else {
             return false
         }
-        guard message.expiresAt <= now else {
-            // Not due (cannot happen for a message that kept its expiry); put it back untouched.
+        guard message.expiresAt == at else {
+            // A timer from an earlier stay in this queue: the message's own timer (armed when it last became
+            // ready) is at its current expiry. Put it back untouched.
             queues[id]!.insertReady(message)
             return false
         }
@@ -42,10 +46,11 @@ extension BrokerStateMachine {
         return true
     }
 
-    private mutating func expireLease(queue id: UInt32, lease: UInt64) -> Bool {
+    private mutating func expireLease(queue id: UInt32, lease: UInt64, at: Int64) -> Bool {
         guard let held = queues[id]?.leases[lease] else { return false }
-        guard held.deadline <= now else {
-            arm(.leaseExpiry, at: held.deadline, owner: id, id: lease)
+        guard held.deadline == at else {
+            // Extended: follow the deadline. (An earlier deadline has its own timer, armed by the extend.)
+            if held.deadline > at { arm(.leaseExpiry, at: held.deadline, owner: id, id: lease) }
             return false
         }
         _ = takeLease(lease, queue: id)

@@ -221,15 +221,22 @@ extension BrokerStateMachine {
         }
     }
 
-    private mutating func armRetention(topic id: UInt32, at: Int64) {
+    mutating func armRetention(topic id: UInt32, at: Int64) {
         if let armed = topics[id]!.retentionTimerAt, armed <= at { return }
         topics[id]!.retentionTimerAt = at
         arm(.topicRetention, at: at, owner: id, id: 0)
     }
 
-    /// Time-based retention and tombstone expiry for one topic.
-    mutating func enforceRetention(topic id: UInt32) -> Bool {
+    /// Time-based retention and tombstone expiry for one topic, when `at` is the topic's next retention time;
+    /// an early timer re-arms at that time instead (canonical firing order, see `fireDueTimers`).
+    mutating func enforceRetention(topic id: UInt32, at: Int64) -> Bool {
         guard let topic = topics[id] else { return false }
+        if topics[id]!.retentionTimerAt == at { topics[id]!.retentionTimerAt = nil }
+        guard let due = nextRetentionTime(topic) else { return false }
+        guard due <= at else {
+            armRetention(topic: id, at: due)
+            return false
+        }
         topics[id]!.retentionTimerAt = nil
         var changed = false
         for index in topic.partitions.indices {

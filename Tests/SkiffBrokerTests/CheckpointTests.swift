@@ -133,3 +133,23 @@ private struct WriteFailed: Error {}
     restored.payloadSource = store
     #expect(restored.stateHash() == h.machine.stateHash())
 }
+
+/// Timers act in canonical (due time, kind, owner, id) order even when the heap holds early entries: a lease
+/// extended from 50 to 100 expires after a lease due at 90, in an original and in a restored machine alike.
+@Test func timersFireInCanonicalOrder() throws {
+    var h = queueHarness()
+    h.publish("q", ["a", "b"])
+    let a = h.receive("q", max: 1, visibilityMs: 50, at: 1_000)[0].lease
+    h.ok(.extendLeases(namespace: "ns", queue: "q", leases: [a], visibilityMs: 90), at: 1_010)
+    let b = h.receive("q", max: 1, visibilityMs: 80, at: 1_010)[0].lease
+    let store = FakeStore()
+    var copy = h.machine
+    store.execute(copy.takeCheckpointDelta())
+    var restored = try BrokerStateMachine.restore(query: store.query)
+    restored.payloadSource = store
+    let original = h.machine.apply(.tick, index: h.index + 1, time: 1_120)
+    let again = restored.apply(.tick, index: h.index + 1, time: 1_120)
+    let expected = BrokerEvent.leasesExpired(namespace: "ns", queue: "q", consumer: "c1", leases: [b, a])
+    #expect(original.events.first == expected)
+    #expect(again.events == original.events)
+}

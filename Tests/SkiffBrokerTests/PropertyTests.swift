@@ -35,9 +35,10 @@ func determinism(seed: UInt64) {
     #expect(errors > 0 && errors < 1_400)
 }
 
-/// Apply, checkpoint now and then, restore from the checkpoint tables, continue: every result, event and the
-/// final state hash equal those of a run that never checkpoints. Payloads come back through the payload source.
-@Test(arguments: [11, 12, 13, 14] as [UInt64])
+/// Apply, checkpoint at random points, restore from the checkpoint tables at random points, continue: every
+/// result, event and the final state hash equal those of a run that never checkpoints. Payloads come back through
+/// the payload source.
+@Test(arguments: Array(UInt64(11)...UInt64(18)))
 func checkpointRestoreEquivalence(seed: UInt64) throws {
     var reference = setUpMachine()
     var subject = setUpMachine()
@@ -45,6 +46,7 @@ func checkpointRestoreEquivalence(seed: UInt64) throws {
     for statement in BrokerStateMachine.schema { #expect(statement.hasPrefix("CREATE TABLE")) }
     subject.payloadSource = store
     var workload = Workload(seed: seed)
+    var points = SplitMix64(seed: seed ^ 0xc0ffee)
     var index = UInt64(Workload.setup.count)
     var restores = 0
     for step in 0..<1_500 {
@@ -55,17 +57,17 @@ func checkpointRestoreEquivalence(seed: UInt64) throws {
         #expect(expected.result == actual.result, "step \(step): \(command)")
         #expect(expected.events == actual.events, "step \(step)")
         workload.observe(command, expected.result)
-        if step % 97 == 0 { store.execute(subject.takeCheckpointDelta()) }
-        if step % 50 == 0 { #expect(subject.invariantViolations() == []) }
-        if step % 331 == 330 {
+        if points.chance(3) { store.execute(subject.takeCheckpointDelta()) }
+        if points.chance(1) || step == 700 {
             store.execute(subject.takeCheckpointDelta())
             subject = try BrokerStateMachine.restore(query: store.query)
             subject.payloadSource = store
             restores += 1
             #expect(subject.stateHash() == reference.stateHash(), "after restore at step \(step)")
         }
+        if step % 50 == 0 { #expect(subject.invariantViolations() == []) }
     }
-    #expect(restores == 4)
+    #expect(restores >= 1)
     #expect(subject.stateHash() == reference.stateHash())
     store.execute(subject.takeCheckpointDelta())
     let final = try BrokerStateMachine.restore(query: store.query)
