@@ -26,7 +26,7 @@ private func sql(_ statements: [StoreStatement], mentioning seq: MessageSeq) -> 
             ].sorted())
     store.execute(delta)
     #expect(store.rows("broker_messages") == 1 && store.rows("broker_payloads") == 1)
-    #expect(h.machine.payloads.isEmpty)
+    #expect(h.machine.tracker.messages.isEmpty)
     #expect(h.machine.takeCheckpointDelta().count == 1)  // only the global row
 
     let again = h.receive("q")
@@ -95,4 +95,61 @@ private func sql(_ statements: [StoreStatement], mentioning seq: MessageSeq) -> 
     #expect(h.stats("q").ready == 1 && h.machine.nextTimerDeadline == nil)
     h.ok(.tick, at: Int64.max)
     #expect(h.machine.currentTime == BrokerLimits.timeMsMax)
+}
+
+/// One apply fires at most `timersPerApplyMax` timers; the rest stay due (`nextTimerDeadline <= currentTime`, the
+/// leader's cue to tick) and fire on the next command.
+@Test func timerWorkPerApplyIsBounded() {
+    var h = queueHarness()
+    let batch = (0..<1_000).map { _ in OutgoingMessage(body: [], deliveryTime: .delayMs(10)) }
+    let commands = BrokerLimits.timersPerApplyMax / 1_000 + 1
+    for _ in 0..<commands {
+        h.ok(.publish(PublishRequest(namespace: "ns", target: .queue("q"), messages: batch)), at: 1_000)
+    }
+    h.ok(.tick, at: 1_010)
+    #expect(h.stats("q").ready == UInt64(BrokerLimits.timersPerApplyMax))
+    #expect(h.machine.nextTimerDeadline! <= h.machine.currentTime)
+    h.ok(.tick, at: 1_010)
+    #expect(h.stats("q").ready == UInt64(commands * 1_000) && h.stats("q").delayed == 0)
+}
+
+private struct WriteFailed: Error {}
+
+/// A checkpoint write that fails midway forgets nothing: the next delta is complete and restores the same state.
+@Test func failedCheckpointWriteKeepsTheDelta() throws {
+    var h = queueHarness()
+    h.publish("q", ["a", "b", "c"])
+    var written = 0
+    #expect(throws: WriteFailed.self) {
+        try h.machine.writeCheckpointDelta { _ in
+            written += 1
+            if written == 3 { throw WriteFailed() }
+        }
+    }
+    let store = FakeStore()
+    store.execute(h.machine.takeCheckpointDelta())
+    #expect(store.rows("broker_messages") == 3 && store.rows("broker_payloads") == 3)
+    var restored = try BrokerStateMachine.restore(query: store.query)
+    restored.payloadSource = store
+    #expect(restored.stateHash() == h.machine.stateHash())
+}
+
+/// Timers act in canonical (due time, kind, owner, id) order even when the heap holds early entries: a lease
+/// extended from 50 to 100 expires after a lease due at 90, in an original and in a restored machine alike.
+@Test func timersFireInCanonicalOrder() throws {
+    var h = queueHarness()
+    h.publish("q", ["a", "b"])
+    let a = h.receive("q", max: 1, visibilityMs: 50, at: 1_000)[0].lease
+    h.ok(.extendLeases(namespace: "ns", queue: "q", leases: [a], visibilityMs: 90), at: 1_010)
+    let b = h.receive("q", max: 1, visibilityMs: 80, at: 1_010)[0].lease
+    let store = FakeStore()
+    var copy = h.machine
+    store.execute(copy.takeCheckpointDelta())
+    var restored = try BrokerStateMachine.restore(query: store.query)
+    restored.payloadSource = store
+    let original = h.machine.apply(.tick, index: h.index + 1, time: 1_120)
+    let again = restored.apply(.tick, index: h.index + 1, time: 1_120)
+    let expected = BrokerEvent.leasesExpired(namespace: "ns", queue: "q", consumer: "c1", leases: [b, a])
+    #expect(original.events.first == expected)
+    #expect(again.events == original.events)
 }

@@ -41,6 +41,30 @@ private struct QueueModel {
     }
 }
 
+/// Acks, nacks (requeue or reject) or extends one lease, mirroring it in the model.
+private func settleLease(_ h: inout Harness, _ model: inout QueueModel, _ random: inout SplitMix64) {
+    guard let lease = model.leases.keys.sorted().first(where: { _ in random.chance(50) }) ?? model.leases.keys.min()
+    else {
+        h.ok(.tick)  // time moved in the model; let the broker see it too
+        return
+    }
+    let held = model.leases.removeValue(forKey: lease)!
+    switch random.below(4) {
+    case 0:
+        h.ok(.nack(namespace: "ns", queue: "q", leases: [lease], requeue: true))
+        model.requeue(held.message)
+    case 1:
+        h.ok(.nack(namespace: "ns", queue: "q", leases: [lease], requeue: false))
+        model.dead.append(held.message.seq)
+    case 2:
+        let visibility = Int64(50 + random.below(500))
+        h.ok(.extendLeases(namespace: "ns", queue: "q", leases: [lease], visibilityMs: visibility))
+        model.leases[lease] = (held.message, held.consumer, h.time + visibility)
+    default:
+        h.ok(.ack(namespace: "ns", queue: "q", leases: [lease]))
+    }
+}
+
 /// Random queue operations against the reference model give the same deliveries, delivery counts and counts.
 @Test(arguments: [21, 22, 23, 24, 25] as [UInt64])
 func queueMatchesModel(seed: UInt64) {
@@ -84,25 +108,7 @@ func queueMatchesModel(seed: UInt64) {
                 model.leases[delivered.lease] = (message, consumer, h.time + visibility)
             }
         case 4, 5, 6:
-            guard
-                let lease = model.leases.keys.sorted().first(where: { _ in random.chance(50) })
-                    ?? model.leases.keys.min()
-            else { continue }
-            let held = model.leases.removeValue(forKey: lease)!
-            switch random.below(4) {
-            case 0:
-                h.ok(.nack(namespace: "ns", queue: "q", leases: [lease], requeue: true))
-                model.requeue(held.message)
-            case 1:
-                h.ok(.nack(namespace: "ns", queue: "q", leases: [lease], requeue: false))
-                model.dead.append(held.message.seq)
-            case 2:
-                let visibility = Int64(50 + random.below(500))
-                h.ok(.extendLeases(namespace: "ns", queue: "q", leases: [lease], visibilityMs: visibility))
-                model.leases[lease] = (held.message, held.consumer, h.time + visibility)
-            default:
-                h.ok(.ack(namespace: "ns", queue: "q", leases: [lease]))
-            }
+            settleLease(&h, &model, &random)
         case 7:
             let consumer = consumers[random.below(3)]
             h.ok(.releaseConsumer(consumer))
@@ -119,6 +125,7 @@ func queueMatchesModel(seed: UInt64) {
         #expect(stats.delayed == UInt64(model.delayed.count))
         #expect(h.stats("dlq").ready == UInt64(model.dead.count))
     }
+    #expect(h.machine.invariantViolations() == [])
 }
 
 /// Random appends and fetches against per-partition arrays: same partitions, dense offsets, same contents.
@@ -258,4 +265,71 @@ func producerMatchesModel(seed: UInt64) {
         }
     }
     #expect(h.stats("q").ready == stored)
+}
+
+/// Reference AMQP topic matcher: plain recursion over words.
+private func referenceMatch(_ pattern: ArraySlice<Substring>, _ words: ArraySlice<Substring>) -> Bool {
+    guard let head = pattern.first else { return words.isEmpty }
+    if head == "#" {
+        return (0...words.count).contains { referenceMatch(pattern.dropFirst(), words.dropFirst($0)) }
+    }
+    guard let word = words.first, head == "*" || head == word else { return false }
+    return referenceMatch(pattern.dropFirst(), words.dropFirst())
+}
+
+/// Random topic bindings and routing keys: every publish reaches exactly the queues the reference matcher picks
+/// (unroutable when none), and each matching queue gets one copy.
+@Test(arguments: [61, 62] as [UInt64])
+func topicExchangeMatchesModel(seed: UInt64) {
+    var random = SplitMix64(seed: seed)
+    let queueNames = (0..<6).map { "q\($0)" }
+    var h = queueHarness(queueNames.map { ($0, QueueArguments()) })
+    h.ok(.declareExchange(namespace: "ns", exchange: "tx", kind: .topic, alternateExchange: nil))
+    let words = ["a", "b", "c"]
+    let randomKey = { (random: inout SplitMix64, wildcards: Bool) -> String in
+        let pool = wildcards ? words + ["*", "#"] : words
+        return (0..<random.below(4)).map { _ in pool[random.below(pool.count)] }.joined(separator: ".")
+    }
+    var bindings: [(queue: Int, pattern: String)] = []
+    for _ in 0..<10 {
+        let binding = (queue: random.below(queueNames.count), pattern: randomKey(&random, true))
+        bindings.append(binding)
+        h.ok(
+            .bind(
+                namespace: "ns", exchange: "tx", queue: queueNames[binding.queue], bindingKey: binding.pattern,
+                headers: nil))
+    }
+    var expectedCounts = [UInt64](repeating: 0, count: queueNames.count)
+    for _ in 0..<300 {
+        let key = randomKey(&random, false)
+        let keyWords = BrokerStateMachine.topicWords(key)
+        let targets = Set(
+            bindings.filter { referenceMatch(BrokerStateMachine.topicWords($0.pattern)[...], keyWords[...]) }.map(
+                \.queue))
+        let result = h.run(
+            .publish(
+                PublishRequest(
+                    namespace: "ns", target: .exchange("tx", routingKey: key), messages: [OutgoingMessage(body: [])])))
+        if targets.isEmpty {
+            #expect(result.error?.code == .unroutable, "key '\(key)'")
+        } else {
+            #expect(
+                result
+                    == .ok(
+                        .published(
+                            PublishReceipt(sequences: (result.receiptSequences), routedQueues: [UInt32(targets.count)]))
+                    ))
+            #expect(result.receiptSequences.count == targets.count)
+            for target in targets { expectedCounts[target] += 1 }
+        }
+    }
+    #expect(queueNames.map { h.stats($0).ready } == expectedCounts)
+}
+
+extension CommandResult {
+    /// The sequences of a publish receipt (empty for anything else).
+    fileprivate var receiptSequences: [MessageSeq] {
+        if case .ok(.published(let receipt)) = self { return receipt.sequences }
+        return []
+    }
 }
