@@ -118,7 +118,7 @@ extension ClientCore {
             return true
         }
         guard installed else { return connection.close() }
-        logger.info("connected to leader", metadata: ["connection": "\(connection)"])
+        logger.debug("connected to leader", metadata: ["connection": "\(connection)"])
         restoreSessionState(on: connection)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SkiffClient
 
 /// Options every client command takes.
@@ -31,7 +32,9 @@ struct ClientOptions: ParsableArguments {
     func makeClient(role: ClientRole = .admin) throws -> SkiffClient {
         let configuration = SkiffClient.Configuration(
             clientID: "skiff-cli", role: role, defaultNamespace: namespace, requestTimeoutMs: timeout.milliseconds)
-        return try SkiffClient(seeds: try seeds(), configuration: configuration)
+        var logger = Logger(label: "skiff.cli")
+        logger.logLevel = .warning
+        return try SkiffClient(seeds: try seeds(), configuration: configuration, logger: logger)
     }
 }
 
