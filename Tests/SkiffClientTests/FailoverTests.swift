@@ -4,10 +4,10 @@ import SkiffWire
 import Testing
 
 /// A configuration with short timeouts so failures show up fast in tests.
-func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configuration {
+func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 = 5_000) -> SkiffClient.Configuration {
     SkiffClient.Configuration(
-        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 500, handshakeTimeoutMs: 1_000,
-        reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50)
+        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 500, handshakeTimeoutMs: 300,
+        reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50, pingIntervalMs: pingIntervalMs)
 }
 
 @Suite(.timeLimit(.minutes(1))) struct FailoverTests {
@@ -129,6 +129,25 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configur
         #expect(Set(stored).count == 20)
         #expect(!stored.contains("m5"))
         #expect(cluster.state.withLockedValue { $0.errorsAnswered[.sequenceGap, default: 0] } >= 1)
+    }
+
+    /// A leader that hangs (open connection, no answers) is detected by the keepalive ping; the pending
+    /// publish moves to the new leader without any TCP error.
+    @Test func hungLeaderDetectedByPing() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration(pingIntervalMs: 100))
+        defer { client.close() }
+        try await client.publish([1], to: "q")
+        cluster.node(1).hung.withLockedValue { $0 = true }
+        cluster.state.withLockedValue { $0.leader = NodeID(2) }
+        let start = ContinuousClock.now
+        try await client.publish([2], to: "q")
+        #expect(ContinuousClock.now - start < .seconds(5))
+        let log = cluster.state.withLockedValue { $0.publishLog }
+        #expect(log.last?.0 == NodeID(2))
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1], [2]])
     }
 
     /// A consumer keeps receiving after the leader dies: unacked deliveries come back from the new leader
