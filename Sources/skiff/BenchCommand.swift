@@ -59,9 +59,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// Declares the queue and warms every connection up (producer id, leader connection), outside the timing.
     private func prepare(_ clients: [SkiffClient]) async throws {
-        do {
-            try await clients[0].declareQueue(queue)
-        } catch let error as SkiffClientError where error.code == .alreadyExists {}
+        try await clients[0].declaring(namespace: options.namespace) {
+            do {
+                try await clients[0].declareQueue(queue)
+            } catch let error as SkiffClientError where error.code == .alreadyExists {}
+        }
         for client in clients { _ = try await client.producerID() }
     }
 

@@ -84,3 +84,18 @@ enum Output {
         String(validating: body, as: UTF8.self) ?? Data(body).base64EncodedString()
     }
 }
+
+extension SkiffClient {
+    /// Runs a declaration; when the namespace does not exist yet, creates it and runs the declaration again,
+    /// so `skiff queue create q` works on a fresh cluster.
+    func declaring(namespace: String, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as SkiffClientError where error.code == .unknownNamespace {
+            do {
+                try await createNamespace(namespace)
+            } catch let error as SkiffClientError where error.code == .alreadyExists {}
+            try await body()
+        }
+    }
+}
