@@ -198,8 +198,9 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 =
         defer { Task { await cluster.shutdown() } }
         cluster.state.withLockedValue { $0.swallow = [.queueDeclare] }
         let client = try SkiffClient(
-            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 300))
+            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 1_000))
         defer { client.close() }
+        try await client.ping()  // connected first, so the declare below is surely sent
         let start = ContinuousClock.now
         await #expect {
             try await client.declareQueue("q")
