@@ -24,6 +24,21 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 =
         #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1, 2, 3]])
     }
 
+    /// Cluster status comes from the leader even when only a follower is a seed, and from a seed when no
+    /// leader is known.
+    @Test func clusterInfoPrefersTheLeaderView() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 2)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let info = try await client.clusterInfo()
+        #expect(info.respondingNode == NodeID(2) && info.leaderID == NodeID(2))
+        #expect(info.members.map(\.id) == [NodeID(1), NodeID(2)])
+        cluster.state.withLockedValue { $0.leader = .none }
+        let leaderless = try await client.clusterInfo()
+        #expect(leaderless.respondingNode == NodeID(1) && leaderless.leaderID == .none)
+    }
+
     /// When the leader steps down, the next publish is answered NOT_LEADER and resent to the new leader with
     /// the same producer id and sequence number.
     @Test func followsNotLeaderWithSameStamp() async throws {
