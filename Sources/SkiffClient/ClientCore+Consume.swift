@@ -8,15 +8,16 @@ extension ClientCore {
         ReceivedDelivery, any Error
     > {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReceivedDelivery.self)
-        let (localID, connection) = state.withLockedValue { state -> (UInt64, WireConnection?) in
+        let (localID, connection, closed) = state.withLockedValue { state -> (UInt64, WireConnection?, Bool) in
             let localID = state.allocateID()
-            if state.closed {
-                continuation.finish(throwing: SkiffClientError(.closed))
-                return (localID, nil)
-            }
+            if state.closed { return (localID, nil, true) }
             state.subscriptions[localID] = SubscriptionState(
                 queue: queue, prefetch: prefetch, leaseMs: leaseMs, continuation: continuation)
-            return (localID, state.connection)
+            return (localID, state.connection, false)
+        }
+        if closed {
+            continuation.finish(throwing: SkiffClientError(.closed))
+            return stream
         }
         continuation.onTermination = { [weak self] _ in self?.unsubscribe(localID) }
         if let connection { startSubscribe(localID, on: connection) } else { ensureConnecting() }

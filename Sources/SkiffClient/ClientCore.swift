@@ -233,6 +233,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     /// Fails every call, ends every consumer, closes the connection.
     func close() {
         var actions = Actions()
+        var consumers: [AsyncThrowingStream<ReceivedDelivery, any Error>.Continuation] = []
         let connection = state.withLockedValue { state -> WireConnection? in
             guard !state.closed else { return nil }
             state.closed = true
@@ -242,7 +243,9 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             for (_, waiter) in state.direct {
                 actions.resume.append((waiter.continuation, .failure(SkiffClientError(.closed))))
             }
-            for (_, subscription) in state.subscriptions { subscription.continuation.finish() }
+            // Finished after the lock is released: finishing runs the stream's termination handler, which
+            // takes the lock to unsubscribe.
+            consumers = state.subscriptions.values.map(\.continuation)
             state.pending.removeAll()
             state.direct.removeAll()
             state.subscriptions.removeAll()
@@ -250,6 +253,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             return state.connection
         }
         perform(actions)
+        for consumer in consumers { consumer.finish(throwing: SkiffClientError(.closed)) }
         connection?.close()
     }
 

@@ -4,10 +4,10 @@ import SkiffWire
 import Testing
 
 /// A configuration with short timeouts so failures show up fast in tests.
-func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configuration {
+func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 = 5_000) -> SkiffClient.Configuration {
     SkiffClient.Configuration(
-        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 500, handshakeTimeoutMs: 1_000,
-        reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50)
+        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 500, handshakeTimeoutMs: 300,
+        reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50, pingIntervalMs: pingIntervalMs)
 }
 
 @Suite(.timeLimit(.minutes(1))) struct FailoverTests {
@@ -22,6 +22,21 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configur
         let log = cluster.state.withLockedValue { $0.publishLog }
         #expect(log.map(\.0) == [NodeID(2)])
         #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1, 2, 3]])
+    }
+
+    /// Cluster status comes from the leader even when only a follower is a seed, and from a seed when no
+    /// leader is known.
+    @Test func clusterInfoPrefersTheLeaderView() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 2)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let info = try await client.clusterInfo()
+        #expect(info.respondingNode == NodeID(2) && info.leaderID == NodeID(2))
+        #expect(info.members.map(\.id) == [NodeID(1), NodeID(2)])
+        cluster.state.withLockedValue { $0.leader = .none }
+        let leaderless = try await client.clusterInfo()
+        #expect(leaderless.respondingNode == NodeID(1) && leaderless.leaderID == .none)
     }
 
     /// When the leader steps down, the next publish is answered NOT_LEADER and resent to the new leader with
@@ -131,6 +146,25 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configur
         #expect(cluster.state.withLockedValue { $0.errorsAnswered[.sequenceGap, default: 0] } >= 1)
     }
 
+    /// A leader that hangs (open connection, no answers) is detected by the keepalive ping; the pending
+    /// publish moves to the new leader without any TCP error.
+    @Test func hungLeaderDetectedByPing() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration(pingIntervalMs: 100))
+        defer { client.close() }
+        try await client.publish([1], to: "q")
+        cluster.node(1).hung.withLockedValue { $0 = true }
+        cluster.state.withLockedValue { $0.leader = NodeID(2) }
+        let start = ContinuousClock.now
+        try await client.publish([2], to: "q")
+        #expect(ContinuousClock.now - start < .seconds(5))
+        let log = cluster.state.withLockedValue { $0.publishLog }
+        #expect(log.last?.0 == NodeID(2))
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1], [2]])
+    }
+
     /// A consumer keeps receiving after the leader dies: unacked deliveries come back from the new leader
     /// and every message is eventually acked.
     @Test func consumerResubscribesAfterLeaderCrash() async throws {
@@ -179,8 +213,9 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configur
         defer { Task { await cluster.shutdown() } }
         cluster.state.withLockedValue { $0.swallow = [.queueDeclare] }
         let client = try SkiffClient(
-            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 300))
+            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 1_000))
         defer { client.close() }
+        try await client.ping()  // connected first, so the declare below is surely sent
         let start = ContinuousClock.now
         await #expect {
             try await client.declareQueue("q")

@@ -112,6 +112,8 @@ final class FakeNode: Sendable {
     let address: String
     let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     let dead = NIOLockedValueBox(false)
+    /// A hung node (like one under SIGSTOP) keeps its connections but answers nothing.
+    let hung = NIOLockedValueBox(false)
 
     private init(id: NodeID, cluster: FakeCluster, serverChannel: any Channel) {
         self.id = id
@@ -151,7 +153,7 @@ final class FakeNode: Sendable {
 
     /// What this node answers; nil means "no answer" (swallowed or crashed).
     func handle(_ request: Request, connection: any Channel) -> Response? {
-        if dead.withLockedValue({ $0 }) { return nil }
+        if dead.withLockedValue({ $0 }) || hung.withLockedValue({ $0 }) { return nil }
         if cluster.state.withLockedValue({ $0.swallow.contains(request.opcode) }) { return nil }
         switch request {
         case .hello:
@@ -201,6 +203,17 @@ final class FakeNode: Sendable {
             }
             scheduleDeliveries()
             return .ok
+        case .nack(let settle):
+            cluster.state.withLockedValue { state in
+                for lease in settle.leases {
+                    if let index = state.messages.firstIndex(where: { $0.id == lease.messageID }) {
+                        state.messages[index].leasedBy = nil
+                    }
+                }
+            }
+            scheduleDeliveries()
+            return .ok
+        case .extendLease: return .ok
         case .halfPrepare:
             return .halfPrepared(HalfPrepared(halfID: HalfMessageID(77), messageID: MessageID(78)))
         case .halfResolve(let resolve):
