@@ -35,6 +35,7 @@ extension Node {
             node.checkpointing = false
             switch result {
             case .success(let file): node.checkpointed(file)
+            case .failure where node.stopped: return
             case .failure(let error):
                 node.logger.critical("checkpoint failed; stopping", metadata: ["error": "\(error)"])
                 node.fatalStop("checkpoint failed: \(error)")

@@ -55,6 +55,8 @@ final class Node {
 
     // The Ready cycle.
     var persisting = false
+    /// How many of the in-flight Ready's committed entries were applied before its fsync.
+    var appliedEarly = 0
     var logBytes: UInt64 = 0
     var stopped = false
 
