@@ -34,6 +34,7 @@ extension Node {
         // one fsync off every write's latency.
         // Invariant: `persisting` is set first, so nothing applied here can start another Ready cycle.
         persisting = true
+        installingSnapshot = ready.snapshot != nil || !ready.snapshotChunks.isEmpty
         let durable = ready.snapshot == nil ? storage.lastIndex : .zero
         let early = ready.committedEntries.prefix { $0.index <= durable }
         if !early.isEmpty {
@@ -76,6 +77,7 @@ extension Node {
 
     private func persisted(_ ready: Ready) {
         persisting = false
+        installingSnapshot = false
         if let snapshot = ready.snapshot {
             storage.applySnapshot(snapshot)
             restoreBrokerFromInstalledSnapshot(snapshot)

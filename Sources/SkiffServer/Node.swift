@@ -79,6 +79,8 @@ final class Node {
     var checkpointIndex: LogIndex = .zero
     var checkpointAt = NIODeadline.now()
     var checkpointing = false
+    /// Set while a Ready that writes snapshot chunks or installs a snapshot is being persisted.
+    var installingSnapshot = false
     var bytesSinceCheckpoint = 0
     var snapshots = SnapshotCatalog()
 
