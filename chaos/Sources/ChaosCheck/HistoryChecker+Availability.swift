@@ -43,7 +43,9 @@ extension HistoryChecker {
         for kind in Self.availabilityKinds {
             guard let gap = longestGapAfterHeal(kind, healT: healT, endT: endT) else { continue }
             info["longest-after-heal-\(kind.rawValue)-ms"] = ms(gap)
-            if gap > boundNs {
+            if gap >= endT - healT && endT - healT >= Self.recoveryWindowNsMin {
+                anomalies.append("no successful \(kind.rawValue) at all in the \(ms(endT - healT)) ms after healing")
+            } else if gap > boundNs {
                 anomalies.append(
                     "no successful \(kind.rawValue) for \(ms(gap)) ms after healing at t=\(ms(healT)) "
                         + "(bound \(index.meta.unavailabilityBoundMs) ms)")
@@ -55,6 +57,8 @@ extension HistoryChecker {
     /// Writes that must each recover on their own after healing: one client stuck on an old sequence
     /// number is unavailable even while other clients succeed.
     static let availabilityKinds: [OpKind] = [.publish, .produce]
+    /// Shortest healed period in which a write kind with no success at all counts as never recovered.
+    static let recoveryWindowNsMin: Int64 = 5_000_000_000
 
     /// The longest window after healing without a successful operation of `kind`, if that kind was
     /// attempted after healing at all.

@@ -12,7 +12,7 @@ struct RunCommand: AsyncParsableCommand {
     var nodes: Int = 3
     @Option(help: "Seed of the fault schedule and of the workload's choices.")
     var seed: UInt64 = 1
-    @Option(help: "Workload duration in seconds (faults stop 10 s before it ends).")
+    @Option(help: "Workload duration in seconds (faults stop 20 s before it ends).")
     var duration: Int64 = 60
     @Option(help: "Comma-separated faults or groups: kill, pause, partition, net, disk, mixed, or single names.")
     var faults: String = "mixed"
