@@ -83,7 +83,12 @@ extension Node {
             connection.pendingRequests -= 1
             switch outcome {
             case .failed(let error): connection.reply(id, .error(error))
-            case .applied(.error(let error)): connection.reply(id, .error(WireMapping.wireError(error)))
+            case .applied(.error(let error)):
+                if error.code == .staleSequence, let duplicate = WireMapping.staleDuplicate(for: request) {
+                    connection.reply(id, duplicate)
+                } else {
+                    connection.reply(id, .error(WireMapping.wireError(error)))
+                }
             case .applied(.ok(let value)): connection.reply(id, WireMapping.response(for: request, value: value))
             }
         }

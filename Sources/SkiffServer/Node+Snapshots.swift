@@ -21,6 +21,7 @@ extension Node {
         guard let term = raft.logTerm(at: applied) else { return }
         let conf = raft.confState
         let delta = broker.takeCheckpointDelta()
+        nodeStore.stagePayloads(of: delta)
         checkpointing = true
         bytesSinceCheckpoint = 0
         let nodeStore = self.nodeStore

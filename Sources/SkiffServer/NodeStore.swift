@@ -33,6 +33,9 @@ final class NodeStore: @unchecked Sendable {
     private var writer: StateStore
     private var reader: StateStore
     let payloads = PayloadCache<UInt64>(bytesMax: payloadCacheBytesMax)
+    /// Payloads released from the broker's RAM whose checkpoint transaction has not committed yet.
+    private var staged: [UInt64: [UInt8]] = [:]
+    private let stagedLock = NIOLock()
     private let metaLock = NIOLock()
     private var meta = NodeMetaFile()
 
@@ -76,6 +79,7 @@ final class NodeStore: @unchecked Sendable {
 
     /// Reads a released payload (the broker's `PayloadSource`).
     func payload(for sequence: MessageSeq) -> Payload? {
+        if let bytes = stagedLock.withLock({ staged[sequence.rawValue] }) { return try? Payload.decode(bytes) }
         let reader = lock.withLock { self.reader }
         let bytes = payloads.fetch(sequence.rawValue) {
             let rows = try? reader.query(
@@ -85,8 +89,22 @@ final class NodeStore: @unchecked Sendable {
         return bytes.flatMap { try? Payload.decode($0) }
     }
 
+    /// Keeps the payloads of a checkpoint delta readable until its transaction commits: the broker released
+    /// them from RAM when it produced the delta. MUST be called on the loop right after `takeCheckpointDelta`.
+    func stagePayloads(of delta: [StoreStatement]) {
+        var payloads: [UInt64: [UInt8]] = [:]
+        for statement in delta where statement.sql.hasPrefix("INSERT OR REPLACE INTO broker_payloads") {
+            guard statement.bindings.count == 2, case .int(let seq) = statement.bindings[0],
+                case .blob(let bytes) = statement.bindings[1]
+            else { continue }
+            payloads[UInt64(bitPattern: seq)] = bytes
+        }
+        stagedLock.withLock { staged.merge(payloads) { $1 } }
+    }
+
     /// Writes the broker's delta and the checkpoint metadata in one transaction.
     func checkpoint(_ delta: [StoreStatement], metadata: SkiffRaft.SnapshotMetadata) throws {
+        defer { stagedLock.withLock { staged.removeAll() } }
         let statements = delta.map { SQLStatement($0.sql, $0.bindings.map(Self.sqlValue)) }
         try lock.withLock {
             try writer.checkpoint(

@@ -218,12 +218,31 @@ extension WireMapping {
         return PublishResult(messageIDs: ids)
     }
 
+    /// A stamped publish or produce the broker already stored, but whose original result fell out of its
+    /// remembered window: acknowledged as a duplicate (docs/protocol.md: DUPLICATE is success). The ids are
+    /// unknown and reported as 0.
+    static func staleDuplicate(for request: Request) -> Response? {
+        switch request {
+        case .publish(let p):
+            return .published(PublishResult(messageIDs: p.messages.map { _ in MessageID(0) }, duplicate: true))
+        case .produce(let p):
+            return .produced(
+                ProduceResult(positions: p.records.map { _ in .init(partition: 0, offset: .init(0)) }, duplicate: true))
+        default: return nil
+        }
+    }
+
     /// The wire response for a split publish or produce: the first failure, or every message's result.
     static func combined(_ results: [CommandResult], for request: Request) -> Response {
         var ids: [MessageID] = []
         var positions: [SkiffWire.RecordPosition] = []
+        var duplicate = false
         for result in results {
             switch result {
+            case .error(let error) where error.code == .staleSequence:
+                duplicate = true
+                ids.append(MessageID(0))
+                positions.append(.init(partition: 0, offset: .init(0)))
             case .error(let error): return .error(wireError(error))
             case .ok(.published(let receipt)): ids += publishResult(receipt).messageIDs
             case .ok(.appended(let p)):
@@ -231,8 +250,8 @@ extension WireMapping {
             case .ok: break
             }
         }
-        if case .produce = request { return .produced(ProduceResult(positions: positions)) }
-        return .published(PublishResult(messageIDs: ids))
+        if case .produce = request { return .produced(ProduceResult(positions: positions, duplicate: duplicate)) }
+        return .published(PublishResult(messageIDs: ids, duplicate: duplicate))
     }
 
     /// The wire response for a write whose broker command succeeded with `value`.

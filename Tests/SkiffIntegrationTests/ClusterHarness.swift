@@ -108,8 +108,9 @@ final class ClusterHarness: @unchecked Sendable {
 
     func isRunning(_ n: Int) -> Bool { lock.withLock { processes[n]?.isRunning ?? false } }
 
-    /// Stops every node (SIGTERM, then SIGKILL after a bound) and removes the directory unless kept.
-    func shutdown(keepDirectory: Bool = false) {
+    /// Stops every node (SIGTERM, then SIGKILL after a bound) and removes the directory unless kept
+    /// (`SKIFF_IT_KEEP=1` keeps it for debugging).
+    func shutdown(keepDirectory: Bool = ProcessInfo.processInfo.environment["SKIFF_IT_KEEP"] != nil) {
         for n in lock.withLock({ Array(processes.keys) }) { stop(n, timeout: 5) }
         if !keepDirectory { try? FileManager.default.removeItem(atPath: directory) }
     }
