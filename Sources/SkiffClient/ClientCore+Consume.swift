@@ -50,14 +50,18 @@ extension ClientCore {
 
     private func subscribeAnswered(_ localID: UInt64, response: Response?, connection: WireConnection) {
         guard let response else {
-            // The connection broke; the connection loop resubscribes on the next one.
+            // The connection broke; if a newer connection is already up, its restore pass may have skipped
+            // this subscription while the subscribe was in flight.
             state.withLockedValue { $0.subscriptions[localID]?.subscribing = false }
-            return
+            return resubscribeOnCurrent(localID)
         }
         switch response {
         case .subscribed(let serverID):
             let orphan = state.withLockedValue { $0.subscriptionByServerID[serverID] == nil }
-            if orphan { connection.send(Request.unsubscribe(serverID).frame(id: .none)) }
+            if orphan {
+                connection.send(Request.unsubscribe(serverID).frame(id: .none))
+                resubscribeOnCurrent(localID)
+            }
         case .error(let error) where error.code.isRetriable:
             retryLater(after: error, connection: connection)
         case .error(let error):
@@ -68,6 +72,11 @@ extension ClientCore {
             subscription?.continuation.finish(
                 throwing: SkiffClientError(.protocolViolation("unexpected \(response.opcode) to subscribe")))
         }
+    }
+
+    private func resubscribeOnCurrent(_ localID: UInt64) {
+        guard let current = state.withLockedValue({ $0.connection }) else { return }
+        startSubscribe(localID, on: current)
     }
 
     /// A retriable refusal of connection-bound state: NOT_LEADER means this connection is the wrong one.

@@ -121,6 +121,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     ) {
         guard case .error(let error) = response else {
             let call = state.pending.removeValue(forKey: opID)!
+            state.confirmSequences(of: call.request)
             actions.resume.append((call.continuation, .success(response)))
             return
         }
@@ -143,6 +144,24 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             // An earlier call for this target is being retried; this one follows it.
             state.pending[opID]!.sentOn = nil
             actions.resendLater = true
+        case .sequenceGap where call.request.sequenceKey != nil && call.rewinds < CoreState.sequenceRewindsMax:
+            // Every earlier call for this target is resolved, yet the broker expects an earlier number: some of
+            // those calls failed or timed out without being stored (a failed command consumes no sequence).
+            // Renumber the target's pending calls from the last confirmed sequence and resend them in order.
+            state.rewindSequences(key: call.request.sequenceKey!)
+            state.pending[opID]!.sentOn = nil
+            state.pending[opID]!.rewinds += 1
+            actions.resendLater = true
+        case .duplicate where call.sends > 1:
+            // A resend of a stamped write the broker stored long ago (beyond its result window): stored once.
+            if let stored = call.request.forgottenDuplicateResponse {
+                state.pending.removeValue(forKey: opID)
+                state.confirmSequences(of: call.request)
+                actions.resume.append((call.continuation, .success(stored)))
+            } else {
+                state.pending.removeValue(forKey: opID)
+                actions.resume.append((call.continuation, .failure(SkiffClientError(.server(error)))))
+            }
         default:
             state.pending.removeValue(forKey: opID)
             actions.resume.append((call.continuation, .failure(SkiffClientError(.server(error)))))
@@ -261,7 +280,8 @@ struct Actions {
 
 /// A call in the ledger.
 struct PendingCall {
-    let request: Request
+    /// Mutable only to renumber its producer sequence (see `CoreState.rewindSequences`).
+    var request: Request
     /// Assigned under the lock together with the request's sequence numbers; (re)sends follow it.
     let order: UInt64
     let deadline: NIODeadline
@@ -271,6 +291,8 @@ struct PendingCall {
     var everSent = false
     /// How many times it was sent.
     var sends = 0
+    /// How many sequence rewinds it triggered.
+    var rewinds = 0
 
     init(
         request: Request, order: UInt64, deadline: NIODeadline, continuation: CheckedContinuation<Response, any Error>

@@ -12,7 +12,7 @@ import NIOCore
 /// the configured request timeout. Call `close()` when done.
 public final class SkiffClient: Sendable {
     let core: ClientCore
-    private let sweeper: NIOLockedValueBox<RepeatedTask?>
+    private let timers: NIOLockedValueBox<[RepeatedTask]>
 
     /// How often pending calls are checked against their deadlines.
     static let deadlineSweepIntervalMs: Int64 = 20
@@ -30,10 +30,13 @@ public final class SkiffClient: Sendable {
         let core = ClientCore(seeds: seeds, configuration: configuration, logger: logger)
         self.core = core
         let interval = TimeAmount.milliseconds(Self.deadlineSweepIntervalMs)
-        let task = core.group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            core.expireCalls()
+        let loop = core.group.next()
+        let sweeper = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in core.expireCalls() }
+        let pingInterval = TimeAmount.milliseconds(max(configuration.pingIntervalMs, 1))
+        let pinger = loop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { _ in
+            core.keepAlive()
         }
-        self.sweeper = NIOLockedValueBox(task)
+        self.timers = NIOLockedValueBox([sweeper, pinger])
     }
 
     deinit { shutdown() }
@@ -42,9 +45,9 @@ public final class SkiffClient: Sendable {
     public func close() { shutdown() }
 
     private func shutdown() {
-        sweeper.withLockedValue { task in
-            task?.cancel()
-            task = nil
+        timers.withLockedValue { tasks in
+            for task in tasks { task.cancel() }
+            tasks = []
         }
         core.close()
     }

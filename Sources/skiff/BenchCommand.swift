@@ -2,10 +2,23 @@ import ArgumentParser
 import Foundation
 import SkiffClient
 
-/// `skiff bench`: publish (and optionally consume) load against a cluster, with confirm-latency percentiles.
+/// `skiff bench`: cluster load (the default) and component benchmarks.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Benchmarks: cluster load (default), and component benchmarks.",
+        subcommands: [
+            BenchClusterCommand.self
+                // storage/broker: add BenchStorageCommand.self, BenchBrokerCommand.self here once those branches merge.
+        ],
+        defaultSubcommand: BenchClusterCommand.self)
+}
+
+/// `skiff bench [cluster]`: publish (and optionally consume) load against a cluster, with confirm-latency
+/// percentiles.
+struct BenchClusterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
         abstract: "Load a cluster: msgs/s, MB/s and confirm latency p50/p99/p999.",
         discussion: """
             Defaults match the anchors' workload: 1 KiB bodies, one connection, at most 1000 unconfirmed, 100k
@@ -59,9 +72,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// Declares the queue and warms every connection up (producer id, leader connection), outside the timing.
     private func prepare(_ clients: [SkiffClient]) async throws {
-        do {
-            try await clients[0].declareQueue(queue)
-        } catch let error as SkiffClientError where error.code == .alreadyExists {}
+        try await clients[0].declaring(namespace: options.namespace) {
+            do {
+                try await clients[0].declareQueue(queue)
+            } catch let error as SkiffClientError where error.code == .alreadyExists {}
+        }
         for client in clients { _ = try await client.producerID() }
     }
 
