@@ -92,6 +92,8 @@ final class Environment: @unchecked Sendable {
         let recorder = try HistoryRecorder(path: directory + "/history.jsonl", meta: meta, start: start)
         var config = WorkloadConfig(seed: command.seed, seeds: specs.map(\.clientAddress))
         config.opsPerSecond = command.rate
+        config.queueProducers = command.producers
+        config.topicProducers = command.producers
         config.leaseMs = command.leaseMs
         let context = WorkloadContext(config: config, recorder: recorder)
         try await Workload.prepare(context)
