@@ -27,21 +27,21 @@ extension Workload {
             return
         }
         defer { client.close() }
-        var iterator = client.consume(queue: config.queue, prefetch: drainPrefetch, leaseMs: config.leaseMs)
-            .makeAsyncIterator()
+        let pump = DeliveryPump(client.consume(queue: config.queue, prefetch: drainPrefetch, leaseMs: config.leaseMs))
+        defer { pump.stop() }
         var batch: [ReceivedDelivery] = []
         while ContinuousClock.now < deadline {
             // With acks pending, wait only briefly so they are sent as soon as the stream pauses.
             let waitMs = batch.isEmpty ? drainIdleMs : 50
-            let next = await nextDelivery(&iterator, until: min(deadline, ContinuousClock.now + .milliseconds(waitMs)))
-            if case .some(.some(let delivery)) = next {
+            let next = await pump.next(until: min(deadline, ContinuousClock.now + .milliseconds(waitMs)))
+            if case .delivery(let delivery) = next {
                 await recordDelivery(context, delivery, process: drainProcess)
                 batch.append(delivery)
                 if batch.count >= drainAckBatch { await ackBatch(context, &batch) }
                 continue
             }
             await ackBatch(context, &batch)
-            if case .some(.none) = next { break }
+            if case .ended = next { break }
             if waitMs < drainIdleMs { continue }
             // Idle: done when the broker has nothing ready, leased or delayed.
             if let stats = try? await client.queueStats(config.queue), stats.ready + stats.leased + stats.delayed == 0 {
