@@ -83,6 +83,7 @@ let package = Package(
             dependencies: [
                 "SkiffClient", "ChaosCheck", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ] + nio,
             path: "chaos/Sources/skiff-chaos"
         ),

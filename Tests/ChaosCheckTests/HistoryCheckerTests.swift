@@ -351,6 +351,29 @@ struct HistoryCheckerTests {
         #expect(check?.info["longest-after-heal-ms"] ?? 0 >= 3_000)
     }
 
+    /// Publishes that keep failing after healing make the run unavailable even while other operations succeed.
+    @Test func unavailabilityPerWriteKind() {
+        var b = HistoryBuilder(boundMs: 1_000)
+        b.nemesis(.start, fault: "kill-leader", id: 1)
+        b.nemesis(.stop, fault: "kill-leader", id: 1)
+        for seq in 1...20 {
+            b.publish("stuck\(seq)", seq: Int64(seq), outcome: .fail)
+            b.produce("r\(seq)", seq: Int64(seq), offset: Int64(seq - 1))
+            b.consume("r\(seq)", offset: Int64(seq - 1))
+            b.advance(ms: 300)
+        }
+        b.op(.workloadEnd, process: 9)
+        b.drain(queue: nil, topic: "t")
+        let check = b.verdict().check("availability")
+        #expect(check?.count == 1)
+        #expect(check?.examples.first?.contains("no successful publish") == true)
+        var lenient = b
+        lenient.events[0].meta?.unavailabilityBoundMs = 60_000
+        let never = lenient.verdict().check("availability")
+        #expect(never?.examples.first?.contains("at all") == true)
+        #expect(check?.info["longest-after-heal-produce-ms"] ?? 1_000 < 1_000)
+    }
+
     /// A fault that was started and never stopped is reported.
     @Test func unhealedFault() {
         var b = HistoryBuilder.clean()

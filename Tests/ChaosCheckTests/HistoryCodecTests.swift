@@ -49,5 +49,9 @@ struct HistoryCodecTests {
         #expect(html.contains("partition&lt;x&gt;"))
         #expect(!html.contains("partition<x>"))
         #expect(html.contains("<circle"))
+        var led = b
+        led.observe(.leader, process: -1) { $0.node = 3 }
+        let withLeader = HistoryPlot(index: HistoryIndex(events: led.events)).html()
+        #expect(withLeader.contains("<title>leader 3</title>"))
     }
 }

@@ -36,11 +36,40 @@ extension HistoryChecker {
                 "no successful operation for \(ms(afterHeal)) ms after healing at t=\(ms(healT)) "
                     + "(bound \(index.meta.unavailabilityBoundMs) ms)")
         }
-        let info: [String: Int64] = [
+        var info: [String: Int64] = [
             "longest-after-heal-ms": ms(afterHeal), "longest-overall-ms": ms(overall),
             "bound-ms": index.meta.unavailabilityBoundMs, "healed-at-ms": ms(healT),
         ]
+        for kind in Self.availabilityKinds {
+            guard let gap = longestGapAfterHeal(kind, healT: healT, endT: endT) else { continue }
+            info["longest-after-heal-\(kind.rawValue)-ms"] = ms(gap)
+            if gap >= endT - healT && endT - healT >= Self.recoveryWindowNsMin {
+                anomalies.append("no successful \(kind.rawValue) at all in the \(ms(endT - healT)) ms after healing")
+            } else if gap > boundNs {
+                anomalies.append(
+                    "no successful \(kind.rawValue) for \(ms(gap)) ms after healing at t=\(ms(healT)) "
+                        + "(bound \(index.meta.unavailabilityBoundMs) ms)")
+            }
+        }
         return CheckResult(name: "availability", anomalies: anomalies, info: info)
+    }
+
+    /// Writes that must each recover on their own after healing: one client stuck on an old sequence
+    /// number is unavailable even while other clients succeed.
+    static let availabilityKinds: [OpKind] = [.publish, .produce]
+    /// Shortest healed period in which a write kind with no success at all counts as never recovered.
+    static let recoveryWindowNsMin: Int64 = 5_000_000_000
+
+    /// The longest window after healing without a successful operation of `kind`, if that kind was
+    /// attempted after healing at all.
+    func longestGapAfterHeal(_ kind: OpKind, healT: Int64, endT: Int64) -> Int64? {
+        let operations = index.operations(kind).filter { $0.invoke.t >= healT && $0.invoke.t <= endT }
+        guard !operations.isEmpty else { return nil }
+        let times = index.operations(kind).compactMap { operation -> Int64? in
+            guard operation.outcome == .ok, let t = operation.completion?.t, t >= healT, t <= endT else { return nil }
+            return t
+        }
+        return longestGap(times.sorted(), from: healT, to: endT)
     }
 
     /// Longest interval in [from, to] not containing any of `times` (sorted).

@@ -52,7 +52,8 @@ public struct HistoryPlot: Sendable {
         page += "<style>body{font-family:sans-serif;margin:20px}svg{background:#fff;border:1px solid #ccc}"
         page += "text{font-size:11px}pre{font-size:12px}</style></head><body>\n"
         page += "<h2>\(escape(title)): \(status)</h2>\n"
-        page += "<p>Faults: \(escape(index.meta.faults.joined(separator: ", "))). Shaded bands are fault windows.</p>\n"
+        page += "<p>Faults: \(escape(index.meta.faults.joined(separator: ", "))). "
+        page += "Shaded bands are fault windows; dashed lines are leader changes.</p>\n"
         page += "<h3>Latency (ms, log scale) by invoke time</h3>\n" + latencySVG()
         page += "<p><span style=\"color:#2a9d3a\">&#9679; ok</span> <span style=\"color:#e08a00\">&#9679; unknown"
         page += "</span> <span style=\"color:#d62728\">&#9679; fail</span></p>\n"
@@ -70,6 +71,18 @@ public struct HistoryPlot: Sendable {
 
     func svgOpen() -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(Self.width))\" height=\"\(Int(Self.height))\">\n"
+    }
+
+    /// A dashed vertical line at every leader change the harness saw.
+    func leaderLines() -> String {
+        let m = Self.margin
+        var svg = ""
+        for event in index.observations(.leader) {
+            let left = x(Double(event.t) / 1e9)
+            svg += "<line x1=\"\(f(left))\" y1=\"\(f(m.top))\" x2=\"\(f(left))\" y2=\"\(f(Self.height - m.bottom))\" "
+            svg += "stroke=\"#555\" stroke-dasharray=\"3,3\"><title>leader \(event.node ?? 0)</title></line>\n"
+        }
+        return svg
     }
 
     func faultBands() -> String {
@@ -114,7 +127,7 @@ public struct HistoryPlot: Sendable {
             let clamped = max(0.1, latencyMs)
             return m.top + plotHeight - (log10(clamped) + 1) / (decades + 1) * plotHeight
         }
-        var svg = svgOpen() + faultBands() + timeAxis()
+        var svg = svgOpen() + faultBands() + leaderLines() + timeAxis()
         var decade = 0.1
         while decade <= maxMs * 10 {
             svg +=
@@ -143,14 +156,16 @@ public struct HistoryPlot: Sendable {
                 writes[Int(t / 1_000_000_000)] += 1
             }
         }
+        // The final drain reads everything at once; counting it would flatten the rest of the plot.
+        let workloadEndT = index.observations(.workloadEnd).first?.t ?? index.endT
         for event in index.observations where event.op == .deliver || event.op == .consume {
-            reads[Int(event.t / 1_000_000_000)] += 1
+            if event.t <= workloadEndT { reads[Int(event.t / 1_000_000_000)] += 1 }
         }
         let m = Self.margin
         let plotHeight = Self.height - m.top - m.bottom
         let peak = Double(max(1, writes.max() ?? 1, reads.max() ?? 1))
         func y(_ count: Int) -> Double { m.top + plotHeight - Double(count) / peak * plotHeight }
-        var svg = svgOpen() + faultBands() + timeAxis()
+        var svg = svgOpen() + faultBands() + leaderLines() + timeAxis()
         svg += "<text x=\"\(f(m.left - 4))\" y=\"\(f(y(Int(peak)) + 4))\" text-anchor=\"end\">\(Int(peak))/s</text>\n"
         svg += "<text x=\"\(f(m.left - 4))\" y=\"\(f(y(0)))\" text-anchor=\"end\">0</text>\n"
         for (series, color) in [(writes, "#1f77b4"), (reads, "#9467bd")] {

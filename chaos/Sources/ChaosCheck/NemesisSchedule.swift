@@ -96,7 +96,8 @@ public struct NemesisSchedule: Sendable {
     /// Time before the first fault, so the workload reaches a steady state.
     public static let warmupMs: Int64 = 5_000
     /// Time after the last heal before the workload stops, in which availability is judged.
-    public static let finalQuietMs: Int64 = 10_000
+    /// Longer than the default unavailability bound, so a cluster that never recovers is caught.
+    public static let finalQuietMs: Int64 = 20_000
     public static let faultMsMin: Int64 = 3_000
     public static let faultMsMax: Int64 = 10_000
     public static let quietMsMin: Int64 = 3_000

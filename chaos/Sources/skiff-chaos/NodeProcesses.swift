@@ -55,6 +55,9 @@ actor NodeProcesses {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         processes[id] = process
+        // For chaos/run's clean-up if the harness itself is killed: it stops exactly these pids.
+        try? String(process.processIdentifier).write(
+            toFile: node.dataDir + ".pid", atomically: true, encoding: .utf8)
         paused.remove(id)
     }
 
@@ -100,6 +103,7 @@ actor NodeProcesses {
             }
         }
         paused.removeAll()
+        for spec in specs { try? FileManager.default.removeItem(atPath: spec.dataDir + ".pid") }
     }
 
     private func waitExit(_ process: Process, ms: Int) async {

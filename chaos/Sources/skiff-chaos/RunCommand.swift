@@ -12,7 +12,7 @@ struct RunCommand: AsyncParsableCommand {
     var nodes: Int = 3
     @Option(help: "Seed of the fault schedule and of the workload's choices.")
     var seed: UInt64 = 1
-    @Option(help: "Workload duration in seconds (faults stop 10 s before it ends).")
+    @Option(help: "Workload duration in seconds (faults stop 20 s before it ends).")
     var duration: Int64 = 60
     @Option(help: "Comma-separated faults or groups: kill, pause, partition, net, disk, mixed, or single names.")
     var faults: String = "mixed"
@@ -30,6 +30,8 @@ struct RunCommand: AsyncParsableCommand {
     var electionTimeoutMs: Int64 = 1_000
     @Option(help: "Operations per second per workload worker.")
     var rate: Int = 20
+    @Option(help: "Queue producers, and as many topic producers (more means more writes in flight).")
+    var producers: Int = 3
     @Option(help: "Queue lease in ms.")
     var leaseMs: UInt32 = 5_000
     @Option(help: "Path of deploy/netns/hosts (netns backend).")
@@ -39,6 +41,8 @@ struct RunCommand: AsyncParsableCommand {
         guard nodes == 3 || nodes == 5 else { throw ValidationError("--nodes must be 3 or 5") }
         guard (20...86_400).contains(duration) else { throw ValidationError("--duration must be 20...86400 s") }
         guard backend == "proxy" || backend == "netns" else { throw ValidationError("--backend is proxy or netns") }
+        guard (1...64).contains(producers) else { throw ValidationError("--producers must be 1...64") }
+        guard (1...10_000).contains(rate) else { throw ValidationError("--rate must be 1...10000") }
         guard FileManager.default.isExecutableFile(atPath: bin) else {
             throw ValidationError("no executable skiff binary at \(bin) (build it, or pass --bin)")
         }
@@ -52,6 +56,8 @@ struct RunCommand: AsyncParsableCommand {
             "--backend", backend, "--bin", bin, "--out", out,
         ]
         if let unsafeBug { words += ["--unsafe-bug", unsafeBug] }
+        if rate != 20 { words += ["--rate", "\(rate)"] }
+        if producers != 3 { words += ["--producers", "\(producers)"] }
         return words.joined(separator: " ")
     }
 

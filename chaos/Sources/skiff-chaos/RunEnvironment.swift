@@ -36,6 +36,7 @@ final class Environment: @unchecked Sendable {
             let prefix = "skc\(getpid() % 10_000)"
             let net = "10.\(77 + Int(getpid() % 100)).0"
             namespacePrefix = prefix
+            try? prefix.write(toFile: directory + "/netns.prefix", atomically: true, encoding: .utf8)
             let result = await CommandRunner.run(
                 [command.netnsScript, "up", "--nodes", "\(count)", "--prefix", prefix, "--net", net])
             guard result.status == 0 else { throw ChaosError("netns setup failed: \(result.output)") }
@@ -91,6 +92,8 @@ final class Environment: @unchecked Sendable {
         let recorder = try HistoryRecorder(path: directory + "/history.jsonl", meta: meta, start: start)
         var config = WorkloadConfig(seed: command.seed, seeds: specs.map(\.clientAddress))
         config.opsPerSecond = command.rate
+        config.queueProducers = command.producers
+        config.topicProducers = command.producers
         config.leaseMs = command.leaseMs
         let context = WorkloadContext(config: config, recorder: recorder)
         try await Workload.prepare(context)
@@ -143,6 +146,7 @@ final class Environment: @unchecked Sendable {
         if let proxy { await proxy.shutdown() }
         if let prefix = namespacePrefix {
             _ = await CommandRunner.run([command.netnsScript, "down", "--prefix", prefix])
+            try? FileManager.default.removeItem(atPath: directory + "/netns.prefix")
         }
         for dir in tmpfsDirs { await DiskFiller.unmount(dir) }
     }

@@ -27,30 +27,57 @@ extension Workload {
             return
         }
         defer { client.close() }
-        var iterator = client.consume(queue: config.queue, prefetch: 100, leaseMs: config.leaseMs).makeAsyncIterator()
+        let pump = DeliveryPump(client.consume(queue: config.queue, prefetch: drainPrefetch, leaseMs: config.leaseMs))
+        defer { pump.stop() }
+        var batch: [ReceivedDelivery] = []
         while ContinuousClock.now < deadline {
-            let idle = min(deadline, ContinuousClock.now + .milliseconds(drainIdleMs))
-            let next = await nextDelivery(&iterator, until: idle)
-            if case .some(.some(let delivery)) = next {
+            // With acks pending, wait only briefly so they are sent as soon as the stream pauses.
+            let waitMs = batch.isEmpty ? drainIdleMs : 50
+            let next = await pump.next(until: min(deadline, ContinuousClock.now + .milliseconds(waitMs)))
+            if case .delivery(let delivery) = next {
                 await recordDelivery(context, delivery, process: drainProcess)
-                var ack = HistoryEvent(type: .invoke, t: 0, op: .ack, process: drainProcess)
-                ack.queue = config.queue
-                ack.msg = String(decoding: delivery.body, as: UTF8.self)
-                ack.serverId = String(delivery.id.rawValue)
-                _ = await context.perform(ack) {
-                    try await delivery.ack()
-                    return nil
-                }
+                batch.append(delivery)
+                if batch.count >= drainAckBatch { await ackBatch(context, &batch) }
                 continue
             }
-            if case .some(.none) = next { break }
-            // Idle: done when the broker has nothing ready, leased, delayed or still held as a half message.
+            await ackBatch(context, &batch)
+            if case .ended = next { break }
+            if waitMs < drainIdleMs { continue }
+            // Idle: done when the broker has nothing ready, leased or delayed.
             if let stats = try? await client.queueStats(config.queue), stats.ready + stats.leased + stats.delayed == 0 {
                 await context.recorder.complete(invoke, .ok)
                 return
             }
         }
+        await ackBatch(context, &batch)
         await context.recorder.complete(invoke, .unknown, error: "queue not empty by the drain deadline")
+    }
+
+    /// Deliveries the drain holds unacked at most; acked together in one request.
+    static let drainPrefetch: UInt32 = 200
+    static let drainAckBatch = 100
+
+    /// Acks `batch` with one request, recording one ack operation per message, and empties it.
+    private static func ackBatch(_ context: WorkloadContext, _ batch: inout [ReceivedDelivery]) async {
+        guard !batch.isEmpty else { return }
+        var invokes: [HistoryEvent] = []
+        for delivery in batch {
+            var ack = HistoryEvent(type: .invoke, t: 0, op: .ack, process: drainProcess)
+            ack.queue = context.config.queue
+            ack.msg = String(decoding: delivery.body, as: UTF8.self)
+            ack.serverId = String(delivery.id.rawValue)
+            invokes.append(await context.recorder.invoke(ack))
+        }
+        var outcome = EventType.ok
+        var failure: String?
+        do {
+            try await QueueConsumer.ack(batch)
+        } catch {
+            outcome = WorkloadContext.outcome(of: error)
+            failure = "\(error)"
+        }
+        for invoke in invokes { await context.recorder.complete(invoke, outcome, error: failure) }
+        batch.removeAll()
     }
 
     private static func drainTopic(_ context: WorkloadContext, until deadline: ContinuousClock.Instant) async {

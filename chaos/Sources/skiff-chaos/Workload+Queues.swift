@@ -1,4 +1,5 @@
 import ChaosCheck
+import NIOConcurrencyHelpers
 import SkiffClient
 
 extension Workload {
@@ -63,12 +64,11 @@ extension Workload {
         until deadline: ContinuousClock.Instant
     ) async -> Bool {
         let config = context.config
-        let consumer = client.consume(queue: config.queue, prefetch: 10, leaseMs: config.leaseMs)
-        var iterator = consumer.makeAsyncIterator()
+        let pump = DeliveryPump(client.consume(queue: config.queue, prefetch: 10, leaseMs: config.leaseMs))
+        defer { pump.stop() }
         var subscription: UInt64?
         while ContinuousClock.now < deadline && !Task.isCancelled {
-            let next = await nextDelivery(&iterator, until: deadline)
-            guard case .some(.some(let delivery)) = next else { return false }
+            guard case .delivery(let delivery) = await pump.next(until: deadline) else { return false }
             let current = delivery.delivery.subscriptionID.rawValue
             if let previous = subscription, previous != current {
                 var event = HistoryEvent(type: .ok, t: 0, op: .resubscribe, process: process)
@@ -101,34 +101,48 @@ extension Workload {
         event.deliveries = Int(delivery.deliveryCount)
         await context.recorder.record(event)
     }
-
-    /// The next delivery, nil at the deadline, or `.some(nil)` when the stream ended or failed.
-    static func nextDelivery(
-        _ iterator: inout QueueConsumer.AsyncIterator, until deadline: ContinuousClock.Instant
-    ) async -> ReceivedDelivery?? {
-        let box = IteratorBox(iterator)
-        let result: ReceivedDelivery?? = await withTaskGroup(of: ReceivedDelivery??.self) { group in
-            group.addTask { .some(await box.next()) }
-            group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        iterator = box.iterator
-        return result
-    }
 }
 
-/// Lets a task group advance an async iterator that the caller owns.
-final class IteratorBox: @unchecked Sendable {
-    // Invariant: only one task touches `iterator` at a time (the group's child, then the caller after
-    // the group has finished).
-    var iterator: QueueConsumer.AsyncIterator
+/// Reads a queue consumer in its own task and buffers what arrives, so callers can wait with a timeout
+/// without cancelling the consumer's stream (cancelling a task that awaits a stream ends the stream).
+final class DeliveryPump: Sendable {
+    /// Deliveries buffered at most; the broker's prefetch bounds this further.
+    static let bufferMax = 10_000
+    private let state = NIOLockedValueBox((buffer: [ReceivedDelivery](), ended: false))
+    private let task: NIOLockedValueBox<Task<Void, Never>?> = NIOLockedValueBox(nil)
 
-    init(_ iterator: QueueConsumer.AsyncIterator) { self.iterator = iterator }
+    init(_ consumer: QueueConsumer) {
+        let state = self.state
+        let reader = Task {
+            do {
+                for try await delivery in consumer {
+                    state.withLockedValue { if $0.buffer.count < Self.bufferMax { $0.buffer.append(delivery) } }
+                }
+            } catch {}
+            state.withLockedValue { $0.ended = true }
+        }
+        task.withLockedValue { $0 = reader }
+    }
 
-    func next() async -> ReceivedDelivery? { try? await iterator.next() }
+    /// The next delivery, waiting until `deadline`; `.ended` when the stream finished, `.timeout` otherwise.
+    func next(until deadline: ContinuousClock.Instant) async -> PumpResult {
+        while true {
+            let (delivery, ended) = state.withLockedValue { state -> (ReceivedDelivery?, Bool) in
+                state.buffer.isEmpty ? (nil, state.ended) : (state.buffer.removeFirst(), false)
+            }
+            if let delivery { return .delivery(delivery) }
+            if ended { return .ended }
+            if ContinuousClock.now >= deadline || Task.isCancelled { return .timeout }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Stops reading (unsubscribes); buffered deliveries are dropped unacked.
+    func stop() { task.withLockedValue { $0?.cancel() } }
+
+    enum PumpResult {
+        case delivery(ReceivedDelivery)
+        case ended
+        case timeout
+    }
 }

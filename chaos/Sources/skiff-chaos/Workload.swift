@@ -1,4 +1,5 @@
 import ChaosCheck
+import Logging
 import NIOConcurrencyHelpers
 import SkiffClient
 
@@ -63,7 +64,9 @@ final class WorkloadContext: Sendable {
     func makeClient(_ name: String) throws -> SkiffClient {
         var configuration = SkiffClient.Configuration(clientID: name)
         configuration.requestTimeoutMs = config.requestTimeoutMs
-        return try SkiffClient(seeds: config.seeds, configuration: configuration)
+        var logger = Logger(label: "skiff.chaos.\(name)")
+        logger.logLevel = .error
+        return try SkiffClient(seeds: config.seeds, configuration: configuration, logger: logger)
     }
 
     /// Sleeps one pacing interval.
@@ -113,6 +116,9 @@ enum Workload {
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             do {
+                do {
+                    try await client.createNamespace("default")
+                } catch let error as SkiffClientError where error.code == .alreadyExists {}
                 try await client.declareQueue(config.queue, arguments: QueueArguments(leaseMs: config.leaseMs))
                 try? await client.createTopic(config.topic, config: TopicConfig(partitions: UInt32(config.partitions)))
                 _ = try await client.listTopics()
