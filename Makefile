@@ -45,8 +45,26 @@ unit: deps
 	swift build --build-tests
 	swift test --skip-build 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 
+## sim-smoke: the simulator over $(SEEDS) seeds, odd seeds with 3 nodes and even seeds with 5 (release build).
+sim-smoke: deps
+	swift build -c release --product skiff-sim
+	time .build/release/skiff-sim --seeds 1..$(SEEDS)
+
+## sim: a long sweep, e.g. `make sim SEEDS=100000`.
+sim: deps
+	swift build -c release --product skiff-sim
+	time .build/release/skiff-sim --seeds 1..$(SEEDS)
+
+## chaos-smoke: the chaos smoke suite against real processes (debug build, as built by `make unit`).
+chaos-smoke: deps
+	time chaos/smoke
+
+## chaos: a long seeded schedule, e.g. `make chaos SEED=7 DURATION=600 NODES=5`.
+chaos: build
+	chaos/run --nodes $(NODES) --seed $(SEED) --duration $(DURATION) --out $(CURDIR)/.build/chaos-$(SEED)
+
 ## test: everything CI runs: lint, unit and integration tests, the simulator sweep, the chaos smoke suite.
-test: deps lint unit
+test: deps lint unit sim-smoke chaos-smoke
 	@echo "make test: all stages passed"
 
 clean:
