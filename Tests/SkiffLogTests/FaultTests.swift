@@ -36,6 +36,7 @@ import Testing
         #expect(log.health == .untrusted(corruption))
         #expect(!log.health.mayVoteOrLead)
         #expect(log.recovery.tornTail == nil)
+        #expect(log.recovery.description.contains("\(Self.segmentPath(1)) at offset \(secondBlockOffset)"))
         #expect(try log.entries(LogIndex(1)..<LogIndex(11)) == makeEntries(1, 10, size: 100))
         #expect(throws: LogError(.untrusted(corruption))) { try log.append(makeEntries(11, 11)) }
     }
