@@ -26,6 +26,8 @@ private func sql(_ statements: [StoreStatement], mentioning seq: MessageSeq) -> 
             ].sorted())
     store.execute(delta)
     #expect(store.rows("broker_messages") == 1 && store.rows("broker_payloads") == 1)
+    let viaTrailingClosure = try? BrokerStateMachine.restore { sql in try store.query(sql) }
+    #expect(viaTrailingClosure?.stateHash() == h.machine.stateHash())
     #expect(h.machine.tracker.messages.isEmpty)
     #expect(h.machine.takeCheckpointDelta().count == 1)  // only the global row
 
