@@ -37,14 +37,23 @@ extension ClientCore {
         }
         guard let request else { return }
         Task {
-            let response = try? await directCall(request, on: connection) { state, response in
-                state.subscriptions[localID]?.subscribing = false
-                guard case .subscribed(let serverID) = response else { return }
-                guard state.subscriptions[localID] != nil, state.connection?.id == connection.id else { return }
-                state.subscriptions[localID]!.serverID = serverID
-                state.subscriptions[localID]!.connectionID = connection.id
-                state.subscriptionByServerID[serverID] = localID
-            }
+            // Subscribing commits through Raft, so it gets the request timeout, not the handshake's.
+            let timeoutMs = configuration.requestTimeoutMs
+            var response: Response?
+            do {
+                response = try await directCall(request, on: connection, timeoutMs: timeoutMs) { state, response in
+                    state.subscriptions[localID]?.subscribing = false
+                    guard case .subscribed(let serverID) = response else { return }
+                    guard state.subscriptions[localID] != nil, state.connection?.id == connection.id else { return }
+                    state.subscriptions[localID]!.serverID = serverID
+                    state.subscriptions[localID]!.connectionID = connection.id
+                    state.subscriptionByServerID[serverID] = localID
+                }
+            } catch let error as SkiffClientError where error.kind == .timeout {
+                // The server may have subscribed without us knowing the id; only closing the connection
+                // releases that subscription and its leases. The connection loop then starts over.
+                connection.close()
+            } catch {}
             subscribeAnswered(localID, response: response, connection: connection)
         }
     }
@@ -151,7 +160,10 @@ extension ClientCore {
         }
         for localID in subscriptions { startSubscribe(localID, on: connection) }
         for group in groups {
-            Task { _ = try? await directCall(.allocateProducer(producerGroup: group), on: connection) }
+            Task {
+                _ = try? await directCall(
+                    .allocateProducer(producerGroup: group), on: connection, timeoutMs: configuration.requestTimeoutMs)
+            }
         }
     }
 
@@ -162,7 +174,10 @@ extension ClientCore {
             return state.connection
         }
         if let connection {
-            Task { _ = try? await directCall(.allocateProducer(producerGroup: group), on: connection) }
+            Task {
+                _ = try? await directCall(
+                    .allocateProducer(producerGroup: group), on: connection, timeoutMs: configuration.requestTimeoutMs)
+            }
         } else {
             ensureConnecting()
         }

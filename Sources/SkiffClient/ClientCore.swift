@@ -68,16 +68,17 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     }
 
     /// Sends one request on one specific connection, bypassing the ledger (handshake, subscriptions).
-    /// Fails when the connection closes or the handshake timeout passes.
+    /// Fails when the connection closes or `timeoutMs` (default: the handshake timeout) passes.
     ///
     /// `onResponse` runs under the ledger lock as the response is read, before any later frame of the same
     /// connection is handled (a subscription is registered before its first delivery arrives).
     func directCall(
-        _ request: Request, on connection: WireConnection,
+        _ request: Request, on connection: WireConnection, timeoutMs: Int64? = nil,
         onResponse: (@Sendable (inout CoreState, Response) -> Void)? = nil
     ) async throws -> Response {
         let requestID = RequestID(state.withLockedValue { $0.allocateID() })
-        let timeout = connection.channel.eventLoop.scheduleTask(in: .milliseconds(configuration.handshakeTimeoutMs)) {
+        let timeoutMs = timeoutMs ?? configuration.handshakeTimeoutMs
+        let timeout = connection.channel.eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) {
             [self] in
             let waiter = state.withLockedValue { $0.direct.removeValue(forKey: requestID) }
             waiter?.continuation.resume(throwing: SkiffClientError(.timeout))

@@ -6,7 +6,7 @@ import Testing
 /// A configuration with short timeouts so failures show up fast in tests.
 func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 = 5_000) -> SkiffClient.Configuration {
     SkiffClient.Configuration(
-        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 500, handshakeTimeoutMs: 300,
+        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 1_000, handshakeTimeoutMs: 1_000,
         reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50, pingIntervalMs: pingIntervalMs)
 }
 
