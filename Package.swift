@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "skiff",
             dependencies: [
-                "SkiffServer", "SkiffClient", "SkiffLog", "SkiffStore",
+                "SkiffServer", "SkiffClient", "SkiffLog", "SkiffStore", "SkiffBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

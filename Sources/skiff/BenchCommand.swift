@@ -8,8 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks: cluster load (default), and component benchmarks.",
         subcommands: [
-            BenchClusterCommand.self
-                // storage/broker: add BenchStorageCommand.self, BenchBrokerCommand.self here once those branches merge.
+            BenchClusterCommand.self, BenchStorageCommand.self, BenchBrokerCommand.self,
         ],
         defaultSubcommand: BenchClusterCommand.self)
 }
