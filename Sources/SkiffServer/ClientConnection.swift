@@ -15,8 +15,6 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Frame
     typealias OutboundOut = Frame
 
-    /// A connection with no complete frame for this long is closed (clients ping when idle).
-    static let idleTimeout = TimeAmount.seconds(30)
     /// Requests one connection may have waiting for a result at once; more is a protocol violation.
     static let pendingRequestsMax = 100_000
 
@@ -31,10 +29,13 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var idleTask: Scheduled<Void>?
     private var lastFrameAt = NIODeadline.now()
     private var dirty = false
+    /// A connection with no complete frame for this long is closed (clients ping when idle).
+    let idleTimeout: TimeAmount
 
     init(id: UInt64, node: Node) {
         self.id = id
         self.node = node
+        self.idleTimeout = .milliseconds(Int64(node.config.clientIdleTimeoutMs))
     }
 
     var isActive: Bool { channel != nil && !closing }
@@ -150,12 +151,13 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     private func scheduleIdleCheck(context: ChannelHandlerContext) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        idleTask = context.eventLoop.scheduleTask(in: Self.idleTimeout) {
+        idleTask = context.eventLoop.scheduleTask(in: idleTimeout) {
             let connection = bound.value
             guard connection.channel != nil else { return }
-            if NIODeadline.now() - connection.lastFrameAt >= Self.idleTimeout {
+            if NIODeadline.now() - connection.lastFrameAt >= connection.idleTimeout {
                 connection.fail(
-                    WireError(.timeout, "idle for \(Self.idleTimeout.nanoseconds / 1_000_000_000) s"), requestID: .none)
+                    WireError(.timeout, "idle for \(connection.idleTimeout.nanoseconds / 1_000_000) ms"),
+                    requestID: .none)
             } else if let channel = connection.channel,
                 let ctx = try? channel.pipeline.syncOperations.context(handler: connection)
             {

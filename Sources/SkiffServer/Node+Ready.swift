@@ -29,7 +29,19 @@ extension Node {
             finish(ready)
             return
         }
+        // Committed entries already durable here need not wait for this Ready's fsync: apply them and answer
+        // their clients now (a commit is durable on a majority; these are on this node's disk too). This takes
+        // one fsync off every write's latency.
+        // Invariant: `persisting` is set first, so nothing applied here can start another Ready cycle.
         persisting = true
+        installingSnapshot = ready.snapshot != nil || !ready.snapshotChunks.isEmpty
+        let durable = ready.snapshot == nil ? storage.lastIndex : .zero
+        let early = ready.committedEntries.prefix { $0.index <= durable }
+        if !early.isEmpty {
+            apply(Array(early))
+            flushConnections()
+        }
+        appliedEarly = early.count
         let batch = PersistBatch(
             snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, confState: ready.confState)
         let chunks = ready.snapshotChunks
@@ -52,6 +64,9 @@ extension Node {
             case .success(let bytes):
                 node.logBytes = bytes
                 node.persisted(ready)
+            case .failure where node.stopped:
+                // Shutting down: the disk thread stopped before this write ran; nothing was acknowledged for it.
+                return
             case .failure(let error):
                 // A failed fsync is fatal and never retried: the kernel may have dropped the dirty pages.
                 node.logger.critical("durable write failed; stopping the node", metadata: ["error": "\(error)"])
@@ -62,6 +77,7 @@ extension Node {
 
     private func persisted(_ ready: Ready) {
         persisting = false
+        installingSnapshot = false
         if let snapshot = ready.snapshot {
             storage.applySnapshot(snapshot)
             restoreBrokerFromInstalledSnapshot(snapshot)
@@ -73,10 +89,11 @@ extension Node {
         process()
     }
 
-    /// Everything after the fsync: late messages, apply, advance.
+    /// Everything after the fsync: late messages, apply (what was not applied early), advance.
     private func finish(_ ready: Ready) {
         send(ready.messagesAfterPersist)
-        apply(ready.committedEntries)
+        apply(Array(ready.committedEntries.dropFirst(appliedEarly)))
+        appliedEarly = 0
         if ready.confState != nil { membershipChanged() }
         raft.advance(ready)
         if let hint = ready.compactionHint { compactionHinted(hint) }

@@ -12,7 +12,7 @@ import SkiffRaft
 extension Node {
     /// Starts a checkpoint when enough log bytes or time have passed since the last one.
     func maybeCheckpoint(force: Bool = false) {
-        guard !checkpointing, !stopped, raft.appliedIndex > checkpointIndex else { return }
+        guard !checkpointing, !stopped, !installingSnapshot, raft.appliedIndex > checkpointIndex else { return }
         let due =
             force || bytesSinceCheckpoint >= config.checkpointLogBytes
             || NIODeadline.now() - checkpointAt >= .milliseconds(Int64(config.checkpointIntervalMs))
@@ -20,6 +20,7 @@ extension Node {
         let applied = raft.appliedIndex
         guard let term = raft.logTerm(at: applied) else { return }
         let conf = raft.confState
+        let generation = nodeStore.currentGeneration()
         let delta = broker.takeCheckpointDelta()
         nodeStore.stagePayloads(of: delta)
         checkpointing = true
@@ -27,14 +28,15 @@ extension Node {
         let nodeStore = self.nodeStore
         let bound = NIOLoopBound(self, eventLoop: loop)
         let metadata = SnapshotMetadata(index: applied, term: term, confState: conf)
-        checkpointPool.runIfActive(eventLoop: loop) { () throws -> SnapshotFile in
-            try nodeStore.checkpoint(delta, metadata: metadata)
-            return try nodeStore.createSnapshot(metadata: metadata)
+        checkpointPool.runIfActive(eventLoop: loop) { () throws -> SnapshotFile? in
+            try nodeStore.checkpointAndSnapshot(delta, metadata: metadata, generation: generation)
         }.whenComplete { result in
             let node = bound.value
             node.checkpointing = false
             switch result {
-            case .success(let file): node.checkpointed(file)
+            case .success(let file?): node.checkpointed(file)
+            case .success(nil): node.logger.debug("checkpoint skipped: a snapshot replaced the database")
+            case .failure where node.stopped: return
             case .failure(let error):
                 node.logger.critical("checkpoint failed; stopping", metadata: ["error": "\(error)"])
                 node.fatalStop("checkpoint failed: \(error)")
@@ -55,7 +57,7 @@ extension Node {
     private func compactLog() {
         let floor = raft.appliedIndex.rawValue.subtractingReportingOverflow(UInt64(config.logRetainEntries))
         guard !floor.overflow, let base = snapshots.newest(atOrBelow: LogIndex(floor.partialValue)),
-            base.metadata.index > storage.snapshotMetadata.index
+            base.metadata.index > storage.snapshotMetadata.index, base.metadata.index <= storage.lastIndex
         else { return }
         storage.compact(through: base.metadata.index, confState: base.metadata.confState)
         let removed = snapshots.dropOlder(than: base.metadata.index)

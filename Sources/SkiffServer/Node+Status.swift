@@ -27,6 +27,7 @@ extension Node {
         return NodeStatus(
             nodeID: config.nodeID, role: roleName, term: raft.term, leaderID: raft.leader ?? .none,
             commitIndex: raft.commitIndex, appliedIndex: raft.appliedIndex, lastLogIndex: raft.lastIndex,
+            firstLogIndex: raft.firstIndex,
             logBytes: logBytes, checkpointIndex: checkpointIndex, snapshotAgeSeconds: age, members: members,
             logUntrusted: untrustedReason != nil, clientConnections: connections.count,
             peerConnections: transport.connectedCount + transport.inboundCount, queues: queueFigures(),

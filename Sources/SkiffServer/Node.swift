@@ -55,6 +55,8 @@ final class Node {
 
     // The Ready cycle.
     var persisting = false
+    /// How many of the in-flight Ready's committed entries were applied before its fsync.
+    var appliedEarly = 0
     var logBytes: UInt64 = 0
     var stopped = false
 
@@ -77,6 +79,8 @@ final class Node {
     var checkpointIndex: LogIndex = .zero
     var checkpointAt = NIODeadline.now()
     var checkpointing = false
+    /// Set while a Ready that writes snapshot chunks or installs a snapshot is being persisted.
+    var installingSnapshot = false
     var bytesSinceCheckpoint = 0
     var snapshots = SnapshotCatalog()
 

@@ -29,6 +29,8 @@ public struct NodeStatus: Sendable, Hashable {
     public var commitIndex: LogIndex
     public var appliedIndex: LogIndex
     public var lastLogIndex: LogIndex
+    /// The first index the Raft log still holds (everything before is in a snapshot).
+    public var firstLogIndex: LogIndex
     public var logBytes: UInt64
     public var checkpointIndex: LogIndex
     /// Seconds since the last durable checkpoint (the base of snapshots); nil if none yet.
@@ -58,7 +60,8 @@ extension NodeStatus {
         var out = "{\"node\":\(nodeID.rawValue),\"role\":\(jsonString(role)),\"term\":\(term.rawValue)"
         out += ",\"leader\":\(leaderID == .none ? "null" : String(leaderID.rawValue))"
         out += ",\"commit\":\(commitIndex.rawValue),\"applied\":\(appliedIndex.rawValue)"
-        out += ",\"last_index\":\(lastLogIndex.rawValue),\"log_bytes\":\(logBytes)"
+        out +=
+            ",\"first_index\":\(firstLogIndex.rawValue),\"last_index\":\(lastLogIndex.rawValue),\"log_bytes\":\(logBytes)"
         out += ",\"checkpoint_index\":\(checkpointIndex.rawValue),\"log_untrusted\":\(logUntrusted)"
         out += ",\"ready\":\(isReady),\"members\":["
         out += members.map { m in

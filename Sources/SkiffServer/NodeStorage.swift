@@ -37,6 +37,8 @@ struct NodeStorage {
             recovered.entries.removeAll { $0.index <= base.metadata.index }
             recovered.snapshot = base.metadata
         }
+        // The commit index is persisted lazily (LogDisk), but whatever the checkpoint applied was committed.
+        recovered.hardState.commit = max(recovered.hardState.commit, applied, recovered.snapshot.index)
         precondition(
             applied <= (recovered.entries.last?.index ?? recovered.snapshot.index),
             "checkpoint at \(applied) is beyond the log (\(recovered.snapshot.index)...\(recovered.entries.last?.index ?? .zero))"

@@ -32,6 +32,9 @@ final class NodeStore: @unchecked Sendable {
     private let lock = NIOLock()
     private var writer: StateStore
     private var reader: StateStore
+    /// Bumped when an installed snapshot replaces the database; a checkpoint taken from the broker state of an
+    /// older generation MUST NOT be written into the new database.
+    private var generation: UInt64 = 0
     let payloads = PayloadCache<UInt64>(bytesMax: payloadCacheBytesMax)
     /// Payloads released from the broker's RAM whose checkpoint transaction has not committed yet.
     private var staged: [UInt64: [UInt8]] = [:]
@@ -102,23 +105,27 @@ final class NodeStore: @unchecked Sendable {
         stagedLock.withLock { staged.merge(payloads) { $1 } }
     }
 
-    /// Writes the broker's delta and the checkpoint metadata in one transaction.
-    func checkpoint(_ delta: [StoreStatement], metadata: SkiffRaft.SnapshotMetadata) throws {
+    /// The database generation now (see `generation`); read on the loop when a checkpoint delta is taken.
+    func currentGeneration() -> UInt64 { lock.withLock { generation } }
+
+    /// Writes the broker's delta with the checkpoint metadata in one transaction, then a snapshot file of the
+    /// result, all under the lock so an install cannot swap the database in between. Returns nil (writing
+    /// nothing) when a snapshot was installed since the delta was taken in `generation`.
+    func checkpointAndSnapshot(
+        _ delta: [StoreStatement], metadata: SkiffRaft.SnapshotMetadata, generation taken: UInt64
+    ) throws -> SnapshotFile? {
         defer { stagedLock.withLock { staged.removeAll() } }
         let statements = delta.map { SQLStatement($0.sql, $0.bindings.map(Self.sqlValue)) }
-        try lock.withLock {
+        let path = snapshotDirectory + "/snap-\(metadata.index.rawValue).db"
+        let storeMetadata = try lock.withLock { () throws -> SkiffStore.SnapshotMetadata? in
+            guard generation == taken else { return nil }
             try writer.checkpoint(
                 appliedIndex: metadata.index, term: metadata.term,
-                membership: MembershipCodec.encode(metadata.confState),
-                statements: statements)
+                membership: MembershipCodec.encode(metadata.confState), statements: statements)
+            if fileSystem.exists(path) { try fileSystem.unlink(path) }
+            return try writer.createSnapshot(at: path)
         }
-    }
-
-    /// Makes a snapshot file of the database as of its last checkpoint.
-    func createSnapshot(metadata: SkiffRaft.SnapshotMetadata) throws -> SnapshotFile {
-        let path = snapshotDirectory + "/snap-\(metadata.index.rawValue).db"
-        if fileSystem.exists(path) { try fileSystem.unlink(path) }
-        let storeMetadata = try lock.withLock { try writer.createSnapshot(at: path) }
+        guard let storeMetadata else { return nil }
         precondition(storeMetadata.lastIndex == metadata.index, "snapshot at \(storeMetadata.lastIndex) != \(metadata)")
         try writeFileAtomically(path + ".meta", storeMetadata.encode())
         return SnapshotFile(metadata: metadata, storeMetadata: storeMetadata, path: path)
@@ -133,7 +140,13 @@ final class NodeStore: @unchecked Sendable {
             guard let bytes = try? readWholeFile(path + ".meta"),
                 let meta = try? SkiffStore.SnapshotMetadata.decode(bytes),
                 let conf = try? MembershipCodec.decode(meta.membership)
-            else { continue }
+            else {
+                // A snapshot whose creation was interrupted by a crash: never complete, never sent.
+                for leftover in [path, path + "-journal", path + ".meta", path + ".meta.tmp"] {
+                    try? fileSystem.unlink(leftover)
+                }
+                continue
+            }
             let raft = SkiffRaft.SnapshotMetadata(index: meta.lastIndex, term: meta.term, confState: conf)
             files.append(SnapshotFile(metadata: raft, storeMetadata: meta, path: path))
         }
@@ -213,6 +226,7 @@ final class NodeStore: @unchecked Sendable {
             reader.close()
             try installer.install(at: databasePath)
             (writer, reader) = try Self.openDatabase(databasePath)
+            generation += 1
         }
         // The payload cache stays valid: a sequence number is never reused and its payload never changes.
         try? fileSystem.unlink(incomingStreamPath)

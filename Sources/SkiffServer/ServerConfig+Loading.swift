@@ -44,6 +44,7 @@ extension ServerConfig {
         "storage.segment_bytes": .integer,
         "storage.snapshot_chunk_bytes": .integer,
         "client.frame_bytes_max": .integer,
+        "client.idle_timeout_ms": .integer,
     ]
 
     /// The environment variable for a key.
@@ -142,6 +143,7 @@ extension ServerConfig {
             proposalBytesMax: try v.integer("raft.proposal_bytes_max", default: 4 << 20, range: (1 << 12)...(64 << 20)),
             proposalRequestsMax: try v.integer("raft.proposal_requests_max", default: 4096, range: 1...1_000_000),
             clientFrameBytesMax: try v.integer("client.frame_bytes_max", default: 16 << 20, range: 1024...(256 << 20)),
+            clientIdleTimeoutMs: try v.integer("client.idle_timeout_ms", default: 30_000, range: 100...3_600_000),
             join: try v.boolean("join", default: false),
             unsafeBug: nil,
             logLevel: try v.string("log_level", default: "info")

@@ -97,6 +97,8 @@ public struct ServerConfig: Sendable, Hashable {
     /// Upper bound of requests in one group-commit proposal.
     public var proposalRequestsMax: Int
     public var clientFrameBytesMax: Int
+    /// A client connection with no complete frame for this long is closed (bounds a half frame then silence).
+    public var clientIdleTimeoutMs: Int
     /// Start as a node being added to a running cluster: the peer list names the current members plus this
     /// node, and this node does not count itself a voter until the leader's membership change reaches it.
     public var join: Bool

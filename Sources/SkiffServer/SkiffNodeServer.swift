@@ -172,7 +172,7 @@ public final class SkiffNodeServer: Sendable {
     /// `skiff serve`: start, run until SIGTERM or SIGINT, stop gracefully.
     public static func run(config: ServerConfig) async throws {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = UnbufferedLogHandler(label: label, fileDescriptor: 2)
             handler.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
             return handler
         }

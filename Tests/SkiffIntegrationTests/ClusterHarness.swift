@@ -79,9 +79,9 @@ final class ClusterHarness: @unchecked Sendable {
         for (k, v) in extra { env[k] = v }
         process.environment = env
         let logPath = directory + "/node\(n).log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
+        let fd = open(logPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard fd >= 0 else { throw HarnessError(description: "cannot open \(logPath)") }
+        let log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         process.standardOutput = log
         process.standardError = log
         try process.run()
@@ -151,6 +151,9 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     func applied(_ n: Int) -> Int? { clusterJSON(n)?["applied"] as? Int }
+
+    /// Node `n`'s log output so far (every start appends to the same file).
+    func log(_ n: Int) -> String { (try? String(contentsOfFile: directory + "/node\(n).log", encoding: .utf8)) ?? "" }
 
     /// Binds three ephemeral ports and releases them for the node to use.
     private static func allocatePorts() throws -> NodePorts {
