@@ -8,15 +8,16 @@ extension ClientCore {
         ReceivedDelivery, any Error
     > {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReceivedDelivery.self)
-        let (localID, connection) = state.withLockedValue { state -> (UInt64, WireConnection?) in
+        let (localID, connection, closed) = state.withLockedValue { state -> (UInt64, WireConnection?, Bool) in
             let localID = state.allocateID()
-            if state.closed {
-                continuation.finish(throwing: SkiffClientError(.closed))
-                return (localID, nil)
-            }
+            if state.closed { return (localID, nil, true) }
             state.subscriptions[localID] = SubscriptionState(
                 queue: queue, prefetch: prefetch, leaseMs: leaseMs, continuation: continuation)
-            return (localID, state.connection)
+            return (localID, state.connection, false)
+        }
+        if closed {
+            continuation.finish(throwing: SkiffClientError(.closed))
+            return stream
         }
         continuation.onTermination = { [weak self] _ in self?.unsubscribe(localID) }
         if let connection { startSubscribe(localID, on: connection) } else { ensureConnecting() }
@@ -36,14 +37,23 @@ extension ClientCore {
         }
         guard let request else { return }
         Task {
-            let response = try? await directCall(request, on: connection) { state, response in
-                state.subscriptions[localID]?.subscribing = false
-                guard case .subscribed(let serverID) = response else { return }
-                guard state.subscriptions[localID] != nil, state.connection?.id == connection.id else { return }
-                state.subscriptions[localID]!.serverID = serverID
-                state.subscriptions[localID]!.connectionID = connection.id
-                state.subscriptionByServerID[serverID] = localID
-            }
+            // Subscribing commits through Raft, so it gets the request timeout, not the handshake's.
+            let timeoutMs = configuration.requestTimeoutMs
+            var response: Response?
+            do {
+                response = try await directCall(request, on: connection, timeoutMs: timeoutMs) { state, response in
+                    state.subscriptions[localID]?.subscribing = false
+                    guard case .subscribed(let serverID) = response else { return }
+                    guard state.subscriptions[localID] != nil, state.connection?.id == connection.id else { return }
+                    state.subscriptions[localID]!.serverID = serverID
+                    state.subscriptions[localID]!.connectionID = connection.id
+                    state.subscriptionByServerID[serverID] = localID
+                }
+            } catch let error as SkiffClientError where error.kind == .timeout {
+                // The server may have subscribed without us knowing the id; only closing the connection
+                // releases that subscription and its leases. The connection loop then starts over.
+                connection.close()
+            } catch {}
             subscribeAnswered(localID, response: response, connection: connection)
         }
     }
@@ -150,7 +160,10 @@ extension ClientCore {
         }
         for localID in subscriptions { startSubscribe(localID, on: connection) }
         for group in groups {
-            Task { _ = try? await directCall(.allocateProducer(producerGroup: group), on: connection) }
+            Task {
+                _ = try? await directCall(
+                    .allocateProducer(producerGroup: group), on: connection, timeoutMs: configuration.requestTimeoutMs)
+            }
         }
     }
 
@@ -161,7 +174,10 @@ extension ClientCore {
             return state.connection
         }
         if let connection {
-            Task { _ = try? await directCall(.allocateProducer(producerGroup: group), on: connection) }
+            Task {
+                _ = try? await directCall(
+                    .allocateProducer(producerGroup: group), on: connection, timeoutMs: configuration.requestTimeoutMs)
+            }
         } else {
             ensureConnecting()
         }

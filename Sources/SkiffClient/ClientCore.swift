@@ -68,16 +68,17 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     }
 
     /// Sends one request on one specific connection, bypassing the ledger (handshake, subscriptions).
-    /// Fails when the connection closes or the handshake timeout passes.
+    /// Fails when the connection closes or `timeoutMs` (default: the handshake timeout) passes.
     ///
     /// `onResponse` runs under the ledger lock as the response is read, before any later frame of the same
     /// connection is handled (a subscription is registered before its first delivery arrives).
     func directCall(
-        _ request: Request, on connection: WireConnection,
+        _ request: Request, on connection: WireConnection, timeoutMs: Int64? = nil,
         onResponse: (@Sendable (inout CoreState, Response) -> Void)? = nil
     ) async throws -> Response {
         let requestID = RequestID(state.withLockedValue { $0.allocateID() })
-        let timeout = connection.channel.eventLoop.scheduleTask(in: .milliseconds(configuration.handshakeTimeoutMs)) {
+        let timeoutMs = timeoutMs ?? configuration.handshakeTimeoutMs
+        let timeout = connection.channel.eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) {
             [self] in
             let waiter = state.withLockedValue { $0.direct.removeValue(forKey: requestID) }
             waiter?.continuation.resume(throwing: SkiffClientError(.timeout))
@@ -233,6 +234,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     /// Fails every call, ends every consumer, closes the connection.
     func close() {
         var actions = Actions()
+        var consumers: [AsyncThrowingStream<ReceivedDelivery, any Error>.Continuation] = []
         let connection = state.withLockedValue { state -> WireConnection? in
             guard !state.closed else { return nil }
             state.closed = true
@@ -242,7 +244,9 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             for (_, waiter) in state.direct {
                 actions.resume.append((waiter.continuation, .failure(SkiffClientError(.closed))))
             }
-            for (_, subscription) in state.subscriptions { subscription.continuation.finish() }
+            // Finished after the lock is released: finishing runs the stream's termination handler, which
+            // takes the lock to unsubscribe.
+            consumers = state.subscriptions.values.map(\.continuation)
             state.pending.removeAll()
             state.direct.removeAll()
             state.subscriptions.removeAll()
@@ -250,6 +254,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             return state.connection
         }
         perform(actions)
+        for consumer in consumers { consumer.finish(throwing: SkiffClientError(.closed)) }
         connection?.close()
     }
 

@@ -6,7 +6,7 @@ import Testing
 /// A configuration with short timeouts so failures show up fast in tests.
 func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 = 5_000) -> SkiffClient.Configuration {
     SkiffClient.Configuration(
-        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 500, handshakeTimeoutMs: 300,
+        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 1_000, handshakeTimeoutMs: 1_000,
         reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50, pingIntervalMs: pingIntervalMs)
 }
 
@@ -22,6 +22,21 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 =
         let log = cluster.state.withLockedValue { $0.publishLog }
         #expect(log.map(\.0) == [NodeID(2)])
         #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1, 2, 3]])
+    }
+
+    /// Cluster status comes from the leader even when only a follower is a seed, and from a seed when no
+    /// leader is known.
+    @Test func clusterInfoPrefersTheLeaderView() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 2)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let info = try await client.clusterInfo()
+        #expect(info.respondingNode == NodeID(2) && info.leaderID == NodeID(2))
+        #expect(info.members.map(\.id) == [NodeID(1), NodeID(2)])
+        cluster.state.withLockedValue { $0.leader = .none }
+        let leaderless = try await client.clusterInfo()
+        #expect(leaderless.respondingNode == NodeID(1) && leaderless.leaderID == .none)
     }
 
     /// When the leader steps down, the next publish is answered NOT_LEADER and resent to the new leader with
@@ -198,8 +213,9 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 =
         defer { Task { await cluster.shutdown() } }
         cluster.state.withLockedValue { $0.swallow = [.queueDeclare] }
         let client = try SkiffClient(
-            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 300))
+            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 1_000))
         defer { client.close() }
+        try await client.ping()  // connected first, so the declare below is surely sent
         let start = ContinuousClock.now
         await #expect {
             try await client.declareQueue("q")

@@ -203,6 +203,17 @@ final class FakeNode: Sendable {
             }
             scheduleDeliveries()
             return .ok
+        case .nack(let settle):
+            cluster.state.withLockedValue { state in
+                for lease in settle.leases {
+                    if let index = state.messages.firstIndex(where: { $0.id == lease.messageID }) {
+                        state.messages[index].leasedBy = nil
+                    }
+                }
+            }
+            scheduleDeliveries()
+            return .ok
+        case .extendLease: return .ok
         case .halfPrepare:
             return .halfPrepared(HalfPrepared(halfID: HalfMessageID(77), messageID: MessageID(78)))
         case .halfResolve(let resolve):
