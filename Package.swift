@@ -107,6 +107,6 @@ let package = Package(
         .testTarget(name: "SkiffSimTests", dependencies: ["SkiffSim"]),
         .testTarget(name: "SkiffIntegrationTests", dependencies: ["SkiffClient"]),
         .testTarget(name: "ChaosCheckTests", dependencies: ["ChaosCheck"]),
-        .testTarget(name: "ChaosHarnessTests", dependencies: ["skiff-chaos", "ChaosCheck"] + nio),
+        .testTarget(name: "ChaosHarnessTests", dependencies: ["skiff-chaos", "ChaosCheck", "SkiffClient"] + nio),
     ]
 )

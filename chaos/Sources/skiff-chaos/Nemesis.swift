@@ -101,7 +101,11 @@ struct Nemesis: Sendable {
         case .partitionHalves, .partitionLeader, .partitionBridge, .partitionOneWay, .delay, .loss:
             _ = await links.apply(LinkRules())
         case .diskFull:
-            for victim in applied.victims { DiskFiller.free(await nodes.spec(victim).dataDir) }
+            // A node that stopped on a failed write is restarted once there is room, as an operator would.
+            for victim in applied.victims {
+                DiskFiller.free(await nodes.spec(victim).dataDir)
+                try? await nodes.start(victim)
+            }
         }
     }
 }
