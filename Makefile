@@ -7,6 +7,7 @@ NODES ?= 3
 SEEDS ?= 2000
 SEED ?= 1
 DURATION ?= 300
+FAULTS ?= mixed
 
 .PHONY: all deps build release cluster cluster-down test lint fmt unit sim chaos chaos-smoke bench clean
 
@@ -56,13 +57,17 @@ sim: deps
 	echo "make sim: $$half seeds x {3,5} nodes in $$(( $$(date +%s) - start ))s (exit $$r3/$$r5)"; \
 	test $$r3 -eq 0 -a $$r5 -eq 0
 
-## chaos-smoke: the chaos smoke suite against real processes (debug build, as built by `make unit`).
+## chaos-smoke: deploy lint, the chaos smoke suite (4 x 3-node + 1 x 5-node schedules, about 60 s each)
+## against real processes, and the proof that the checker catches the unsafe builds.
 chaos-smoke: deps
+	deploy/lint
 	time chaos/smoke
+	time chaos/prove-checker
 
-## chaos: a long seeded schedule, e.g. `make chaos SEED=7 DURATION=600 NODES=5`.
+## chaos: a long seeded schedule, e.g. `make chaos SEED=7 DURATION=600 NODES=5 FAULTS=kill,partition`.
 chaos: build
-	chaos/run --nodes $(NODES) --seed $(SEED) --duration $(DURATION) --out $(CURDIR)/.build/chaos-$(SEED)
+	chaos/run --nodes $(NODES) --seed $(SEED) --duration $(DURATION) --faults $(FAULTS) \
+	  --out $(CURDIR)/.build/chaos/seed-$(SEED)
 
 ## test: everything CI runs: lint, unit and integration tests, the simulator sweep, the chaos smoke suite.
 test: deps lint unit sim chaos-smoke
