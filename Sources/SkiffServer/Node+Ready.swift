@@ -23,6 +23,15 @@ extension Node {
     }
 
     private func handle(_ ready: Ready) {
+        if logger.logLevel <= .trace {
+            logger.trace(
+                "ready",
+                metadata: [
+                    "entries": "\(ready.entries.first?.index.rawValue ?? 0)-\(ready.entries.last?.index.rawValue ?? 0)",
+                    "committed": "\(ready.committedEntries.last?.index.rawValue ?? 0)",
+                    "now": "\(ready.messagesNow.count)", "after": "\(ready.messagesAfterPersist.count)",
+                ])
+        }
         if let soft = ready.softState { softStateChanged(soft) }
         send(ready.messagesNow)
         guard ready.mustSync else {
@@ -76,6 +85,7 @@ extension Node {
     }
 
     private func persisted(_ ready: Ready) {
+        logger.trace("persisted", metadata: ["last": "\(ready.entries.last?.index.rawValue ?? 0)"])
         persisting = false
         installingSnapshot = false
         if let snapshot = ready.snapshot {

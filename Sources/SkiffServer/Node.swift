@@ -239,6 +239,9 @@ extension Node: PeerTransportDelegate {
             // An untrusted log must not grant votes or take leadership (it might lack acknowledged entries).
             return
         }
+        if logger.logLevel <= .trace {
+            logger.trace("step", metadata: ["message": "\(message)"])
+        }
         raft.step(message)
         process()
     }
