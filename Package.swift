@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "SkiffServer", "SkiffClient", "SkiffLog", "SkiffStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -31,6 +31,11 @@ public enum BrokerLimits {
     /// Message TTL and delay range (one year).
     public static let ttlMsMax: Int64 = 365 * 86_400_000
     public static let delayMsMax: Int64 = 365 * 86_400_000
+    /// Topic time retention (100 years).
+    public static let retentionMsMax: Int64 = 100 * 365 * 86_400_000
+    /// Command times are clamped to 0 ... timeMsMax (about 35,000 years of ms), so that adding any bounded
+    /// duration to the clock can never overflow.
+    public static let timeMsMax: Int64 = 1 << 50
     /// Priority levels are 0 ... priorityMax; higher is delivered first.
     public static let priorityMax: UInt8 = 9
     /// Delivery-count ceiling a queue may configure.

@@ -40,20 +40,28 @@ extension BrokerStateMachine {
     public mutating func takeCheckpointDelta() -> [StoreStatement] {
         var statements: [StoreStatement] = []
         statements.reserveCapacity(tracker.messages.count * 2 + tracker.records.count * 2 + tracker.entities.count + 8)
+        writeCheckpointDelta { statements.append($0) }
+        return statements
+    }
+
+    /// Streams the same statements as `takeCheckpointDelta()` one by one, so a large delta is never held in RAM
+    /// twice. The change tracker is reset (and payloads released) only after `write` accepted every statement: if
+    /// it throws, nothing is forgotten and the next call emits the whole delta again.
+    public mutating func writeCheckpointDelta(_ write: (StoreStatement) throws -> Void) rethrows {
         for seq in tracker.messageDeletes.sorted() {
-            statements.append(StoreStatement(sql: Self.deleteMessage, bindings: [Self.int(seq)]))
-            statements.append(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
+            try write(StoreStatement(sql: Self.deleteMessage, bindings: [Self.int(seq)]))
+            try write(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
         }
         for seq in tracker.recordDeletes.sorted() {
-            statements.append(StoreStatement(sql: Self.deleteRecord, bindings: [Self.int(seq)]))
-            statements.append(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
+            try write(StoreStatement(sql: Self.deleteRecord, bindings: [Self.int(seq)]))
+            try write(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
         }
         for seq in tracker.messages.keys.sorted() {
             let row = tracker.messages[seq]!
             let meta = Self.encodeMessageRow(row.message, row.place)
-            statements.append(
+            try write(
                 StoreStatement(sql: Self.upsertMessage, bindings: [Self.int(seq), .int(Int64(row.queue)), .blob(meta)]))
-            if row.isNew { statements.append(payloadStatement(seq)) }
+            if let payload = row.payload { try write(payloadStatement(seq, payload)) }
         }
         for seq in tracker.records.keys.sorted() {
             let row = tracker.records[seq]!
@@ -61,27 +69,22 @@ extension BrokerStateMachine {
                 Self.int(seq), .int(Int64(row.topic)), .int(Int64(row.partition)), Self.int(row.meta.offset),
                 .blob(Self.encodeRecordRow(row.meta)),
             ]
-            statements.append(StoreStatement(sql: Self.upsertRecord, bindings: bindings))
-            statements.append(payloadStatement(seq))
+            try write(StoreStatement(sql: Self.upsertRecord, bindings: bindings))
+            try write(payloadStatement(seq, row.payload))
         }
         for key in tracker.entities.sorted() {
             if let blob = encodeEntity(key) {
-                statements.append(StoreStatement(sql: Self.upsertMeta, bindings: [.text(key.rowKey), .blob(blob)]))
+                try write(StoreStatement(sql: Self.upsertMeta, bindings: [.text(key.rowKey), .blob(blob)]))
             } else {
-                statements.append(StoreStatement(sql: Self.deleteMeta, bindings: [.text(key.rowKey)]))
+                try write(StoreStatement(sql: Self.deleteMeta, bindings: [.text(key.rowKey)]))
             }
         }
-        statements.append(StoreStatement(sql: Self.upsertMeta, bindings: [.text("global"), .blob(encodeGlobal())]))
+        try write(StoreStatement(sql: Self.upsertMeta, bindings: [.text("global"), .blob(encodeGlobal())]))
         tracker = CheckpointTracker()
-        payloads.removeAll()
-        return statements
     }
 
-    private func payloadStatement(_ seq: UInt64) -> StoreStatement {
-        guard let payload = payloads[seq] else {
-            preconditionFailure("new m\(seq) has no resident payload at checkpoint (applied \(appliedIndex))")
-        }
-        return StoreStatement(sql: Self.upsertPayload, bindings: [Self.int(seq), .blob(payload.encoded())])
+    private func payloadStatement(_ seq: UInt64, _ payload: Payload) -> StoreStatement {
+        StoreStatement(sql: Self.upsertPayload, bindings: [Self.int(seq), .blob(payload.encoded())])
     }
 
     /// Rebuilds a broker from its checkpoint tables. `query` runs a SELECT and returns all rows.
@@ -121,8 +124,32 @@ extension BrokerStateMachine {
             let record = try decodeRecordRow(seq: UInt64(bitPattern: seq), offset: UInt64(bitPattern: offset), meta)
             try machine.restoreRecord(topic: UInt32(truncatingIfNeeded: topic), partition: Int(partition), record)
         }
+        try machine.checkRestoredReferences()
         machine.rebuildTimers()
         return machine
+    }
+
+    /// Cross-row consistency of restored state, so that a damaged database is an error here rather than a trap
+    /// later: groups match their topic, bindings name live queues, ids are below their allocators.
+    private func checkRestoredReferences() throws(BrokerError) {
+        for group in groups.values {
+            guard let topic = topics[group.topic], group.owners.count == topic.partitions.count else {
+                throw ByteReader.malformed("group g/\(group.id) does not match its topic \(group.topic)")
+            }
+            guard group.owners.allSatisfy({ $0 == nil || group.members[$0!] != nil }) else {
+                throw ByteReader.malformed("group g/\(group.id) assigns a partition to a non-member")
+            }
+        }
+        for exchange in exchanges.values where !exchange.bindings.allSatisfy({ queues[$0.queue] != nil }) {
+            throw ByteReader.malformed("exchange x/\(exchange.id) binds a missing queue")
+        }
+        let ids = Array(queues.keys) + Array(exchanges.keys) + Array(topics.keys) + Array(groups.keys)
+        guard ids.allSatisfy({ $0 < nextEntity }) else { throw ByteReader.malformed("entity id above the allocator") }
+        for queue in queues.values {
+            guard queue.leases.keys.allSatisfy({ $0 < nextLease }) else {
+                throw ByteReader.malformed("lease id above the allocator in queue q/\(queue.id)")
+            }
+        }
     }
 
     private mutating func rebuildNames() {
@@ -143,6 +170,7 @@ extension BrokerStateMachine {
 
     private mutating func restoreMessage(seq: UInt64, queue id: UInt32, _ meta: [UInt8]) throws {
         guard queues[id] != nil else { throw ByteReader.malformed("message m\(seq) of unknown queue \(id)") }
+        guard seq < nextSeq, seq < 1 << 58 else { throw ByteReader.malformed("message m\(seq) above the allocator") }
         let (message, place) = try Self.decodeMessageRow(seq: seq, meta)
         switch place {
         case .ready:
@@ -153,7 +181,6 @@ extension BrokerStateMachine {
         case .leased(let lease, let consumer, let deadline):
             queues[id]!.leases[lease] = Lease(message: message, consumer: consumer, deadline: deadline)
             queues[id]!.heldBytes += UInt64(message.size)
-            consumerLeases[consumer, default: []].insert(LeaseKey(queue: id, lease: lease))
         }
     }
 
@@ -164,27 +191,6 @@ extension BrokerStateMachine {
         topics[id]!.partitions[partition].records.append(record)
         topics[id]!.partitions[partition].bytes += UInt64(record.size)
         if let key = record.key { topics[id]!.partitions[partition].keyIndex[key] = record.offset }
-    }
-
-    /// Re-arms every timer from the restored state (timers are derived, never stored).
-    private mutating func rebuildTimers() {
-        for (id, queue) in queues {
-            for level in queue.levels {
-                for message in level where message.expiresAt != Int64.max {
-                    arm(.messageExpiry, at: message.expiresAt, owner: id, id: Self.expiryTimerID(message))
-                }
-            }
-            for (seq, delayed) in queue.delayed { arm(.delayedVisible, at: delayed.visibleAt, owner: id, id: seq) }
-            for (lease, held) in queue.leases { arm(.leaseExpiry, at: held.deadline, owner: id, id: lease) }
-        }
-        for (id, transaction) in transactions { arm(.transactionTimeout, at: transaction.deadline, id: id) }
-        for (id, half) in halves { arm(.halfCheck, at: half.nextCheckAt, id: id) }
-        for (id, group) in groups {
-            for member in group.members.values {
-                arm(.memberTimeout, at: member.lastSeen + member.sessionTimeoutMs, owner: id, id: member.serial)
-            }
-        }
-        for id in topics.keys { armRetention(topic: id) }
     }
 
     /// A 64-bit FNV-1a hash of the whole replicated state in canonical form (the same encoding as a full

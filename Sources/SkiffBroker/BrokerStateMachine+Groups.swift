@@ -88,14 +88,15 @@ extension BrokerStateMachine {
         return .assignment(GroupAssignment(generation: group.generation, partitions: group.partitions(of: member)))
     }
 
-    mutating func expireMember(group id: UInt32, serial: UInt64) -> Bool {
+    mutating func expireMember(group id: UInt32, serial: UInt64, at: Int64) -> Bool {
         guard let group = groups[id], let (name, member) = group.members.first(where: { $0.value.serial == serial })
         else {
             return false
         }
         let deadline = member.lastSeen + member.sessionTimeoutMs
-        guard deadline <= now else {
-            arm(.memberTimeout, at: deadline, owner: id, id: serial)
+        guard deadline == at else {
+            // Refreshed: follow the deadline. (A shorter session has its own timer, armed by the rejoin.)
+            if deadline > at { arm(.memberTimeout, at: deadline, owner: id, id: serial) }
             return false
         }
         groups[id]!.members[name] = nil

@@ -40,7 +40,7 @@ extension BrokerStateMachine {
         switch message.deliveryTime {
         case .now: return now
         case .delayMs(let delay): return now + delay
-        case .at(let time): return max(now, time)
+        case .at(let time): return max(now, min(time, now + BrokerLimits.delayMsMax))
         }
     }
 
@@ -129,15 +129,15 @@ extension BrokerStateMachine {
         let stored = QueuedMessage(
             seq: seq, expiresAt: ttl.map { visibleAt + $0 } ?? Int64.max, size: UInt32(message.body.count),
             originQueue: 0, deliveries: 0, priority: message.priority, deadLetterHops: 0, deathReason: 0)
-        payloads[seq] = payload
-        tracker.messages[seq] = MessageRow(queue: id, message: stored, place: .ready, isNew: true)
         if visibleAt > now {
             queues[id]!.delayed[seq] = DelayedMessage(visibleAt: visibleAt, message: stored)
             queues[id]!.heldBytes += UInt64(stored.size)
-            tracker.messages[seq]!.place = .delayed(visibleAt: visibleAt)
+            tracker.messages[seq] = MessageRow(
+                queue: id, message: stored, place: .delayed(visibleAt: visibleAt), payload: payload)
             arm(.delayedVisible, at: visibleAt, owner: id, id: seq)
         } else {
-            enqueueReady(stored, queue: id)
+            tracker.messages[seq] = MessageRow(queue: id, message: stored, place: .ready, payload: payload)
+            enqueueReady(stored, queue: id, tracked: true)
         }
     }
 
@@ -148,8 +148,8 @@ extension BrokerStateMachine {
     }
 
     /// A delayed message's time came.
-    mutating func makeVisible(queue id: UInt32, seq: UInt64) -> Bool {
-        guard let delayed = queues[id]?.delayed[seq], delayed.visibleAt <= now else { return false }
+    mutating func makeVisible(queue id: UInt32, seq: UInt64, at: Int64) -> Bool {
+        guard let delayed = queues[id]?.delayed[seq], delayed.visibleAt == at else { return false }
         queues[id]!.delayed[seq] = nil
         queues[id]!.heldBytes -= UInt64(delayed.message.size)
         enqueueReady(delayed.message, queue: id)

@@ -66,11 +66,7 @@ extension BrokerStateMachine {
         guard !ifEmpty || queue.isEmpty else { throw BrokerError(.queueNotEmpty, "queue '\(name)' is not empty") }
         for message in queues[id]!.removeAllReady() { forgetMessage(message.seq) }
         for seq in queue.delayed.keys { forgetMessage(seq) }
-        for (lease, held) in queue.leases {
-            forgetMessage(held.message.seq)
-            consumerLeases[held.consumer]?.remove(LeaseKey(queue: id, lease: lease))
-            if consumerLeases[held.consumer]?.isEmpty == true { consumerLeases[held.consumer] = nil }
-        }
+        for held in queue.leases.values { forgetMessage(held.message.seq) }
         if let active = queue.activeConsumer { removeActive(active, queue: id) }
         for exchangeID in namespaces[namespace]!.exchanges.values {
             let before = exchanges[exchangeID]!.bindings.count
@@ -109,15 +105,14 @@ extension BrokerStateMachine {
             tracker.messages.values[existing].message = message
             tracker.messages.values[existing].place = place
         } else {
-            tracker.messages[message.seq] = MessageRow(queue: queue, message: message, place: place, isNew: false)
+            tracker.messages[message.seq] = MessageRow(queue: queue, message: message, place: place, payload: nil)
         }
     }
 
     /// A message left the broker (acked, discarded, purged): drop its RAM payload or delete its rows.
     mutating func forgetMessage(_ seq: UInt64) {
-        if let row = tracker.messages.removeValue(forKey: seq), row.isNew {
-            payloads[seq] = nil
-        } else {
+        // A row that still holds its payload was never checkpointed: nothing to delete.
+        if tracker.messages.removeValue(forKey: seq)?.payload == nil {
             tracker.messageDeletes.append(seq)
         }
     }
@@ -125,18 +120,19 @@ extension BrokerStateMachine {
     // MARK: Enqueueing
 
     /// Makes a message ready in `queue` (after publish, delay, requeue): expires it if due, enforces limits.
-    mutating func enqueueReady(_ message: QueuedMessage, queue id: UInt32) {
+    /// `tracked` says the caller already recorded the message's ready row.
+    mutating func enqueueReady(_ message: QueuedMessage, queue id: UInt32, tracked: Bool = false) {
         if message.expiresAt <= now {
             deadLetter([(message, id, .expired)])
             return
         }
-        queues[id]!.insertReady(message)
-        trackMessage(message, queue: id, place: .ready)
+        let overLimit = queues[id]!.insertReady(message)
+        if !tracked { trackMessage(message, queue: id, place: .ready) }
         if message.expiresAt != Int64.max {
             arm(.messageExpiry, at: message.expiresAt, owner: id, id: Self.expiryTimerID(message))
         }
-        availableQueues.insert(id)
-        enforceLimits(id)
+        noteAvailable(id)
+        if overLimit { enforceLimits(id) }
     }
 
     static func expiryTimerID(_ message: QueuedMessage) -> UInt64 { message.seq | UInt64(message.priority) << 58 }
@@ -197,12 +193,12 @@ extension BrokerStateMachine {
             moved.deathReason = reason.rawValue
             moved.originQueue = from
             moved.expiresAt = targetQueue.arguments.messageTTLMs.map { now + $0 } ?? Int64.max
-            queues[target]!.insertReady(moved)
+            _ = queues[target]!.insertReady(moved)
             trackMessage(moved, queue: target, place: .ready)
             if moved.expiresAt != Int64.max {
                 arm(.messageExpiry, at: moved.expiresAt, owner: target, id: Self.expiryTimerID(moved))
             }
-            availableQueues.insert(target)
+            noteAvailable(target)
             while queues[target]!.isOverLimit, queues[target]!.arguments.overflow != .rejectPublish,
                 let victim = queues[target]!.popOverflowHead()
             {
@@ -247,6 +243,7 @@ extension BrokerStateMachine {
         }
         var delivered: [DeliveredMessage] = []
         let deadline = now + visibilityMs
+        if queues[id]!.readyCount > 0 { consumerQueues[consumer, default: []].insert(id) }
         while delivered.count < Int(maxMessages), var message = queues[id]!.popNextReady() {
             if message.expiresAt <= now {
                 deadLetter([(message, id, .expired)])
@@ -257,10 +254,10 @@ extension BrokerStateMachine {
             nextLease += 1
             queues[id]!.leases[lease] = Lease(message: message, consumer: consumer, deadline: deadline)
             queues[id]!.heldBytes += UInt64(message.size)
-            consumerLeases[consumer, default: []].insert(LeaseKey(queue: id, lease: lease))
-            trackMessage(message, queue: id, place: .leased(lease: lease, consumer: consumer, deadline: deadline))
+            let place = MessagePlace.leased(lease: lease, consumer: consumer, deadline: deadline)
+            let resident = trackLeased(message, queue: id, place: place)
             arm(.leaseExpiry, at: deadline, owner: id, id: lease)
-            delivered.append(materialize(message, lease: lease, deadline: deadline))
+            delivered.append(materialize(message, lease: lease, deadline: deadline, resident: resident))
         }
         return .delivered(delivered)
     }
@@ -273,8 +270,19 @@ extension BrokerStateMachine {
         }
     }
 
-    func materialize(_ message: QueuedMessage, lease: UInt64, deadline: Int64) -> DeliveredMessage {
-        let stored = payload(message.seq)
+    /// Records a leased message's row and returns its resident payload, if any (one lookup for both).
+    private mutating func trackLeased(_ message: QueuedMessage, queue: UInt32, place: MessagePlace) -> Payload? {
+        if let existing = tracker.messages.index(forKey: message.seq) {
+            tracker.messages.values[existing].message = message
+            tracker.messages.values[existing].place = place
+            return tracker.messages.values[existing].payload
+        }
+        tracker.messages[message.seq] = MessageRow(queue: queue, message: message, place: place, payload: nil)
+        return nil
+    }
+
+    func materialize(_ message: QueuedMessage, lease: UInt64, deadline: Int64, resident: Payload?) -> DeliveredMessage {
+        let stored = resident ?? payload(message.seq)
         var headers = stored.headers
         if message.deadLetterHops > 0, let reason = DeathReason(rawValue: message.deathReason) {
             headers.append(Header("x-death-reason", reason.headerValue))
@@ -306,10 +314,6 @@ extension BrokerStateMachine {
             preconditionFailure("lease l\(lease) vanished from queue \(id) after validation")
         }
         queues[id]!.heldBytes -= UInt64(held.message.size)
-        let key = LeaseKey(queue: id, lease: lease)
-        if consumerLeases[held.consumer]?.remove(key) != nil, consumerLeases[held.consumer]!.isEmpty {
-            consumerLeases[held.consumer] = nil
-        }
         return held
     }
 
@@ -364,7 +368,14 @@ extension BrokerStateMachine {
 
     mutating func releaseConsumer(_ consumer: String) throws(BrokerError) -> ResultValue {
         try checkName(consumer, "consumer")
-        let held = (consumerLeases[consumer] ?? []).sorted { ($0.queue, $0.lease) < ($1.queue, $1.lease) }
+        var held: [LeaseKey] = []
+        for id in (consumerQueues.removeValue(forKey: consumer) ?? []).sorted() {
+            guard let queue = queues[id] else { continue }
+            for (lease, entry) in queue.leases where entry.consumer == consumer {
+                held.append(LeaseKey(queue: id, lease: lease))
+            }
+        }
+        held.sort { ($0.queue, $0.lease) < ($1.queue, $1.lease) }
         for key in held {
             let lease = takeLease(key.lease, queue: key.queue)
             requeue(lease.message, queue: key.queue)
@@ -379,7 +390,7 @@ extension BrokerStateMachine {
         if queues[id]?.activeConsumer == consumer {
             queues[id]!.activeConsumer = nil
             tracker.entities.insert(.queue(id))
-            availableQueues.insert(id)
+            noteAvailable(id)
         }
         activeConsumerQueues[consumer]?.remove(id)
         if activeConsumerQueues[consumer]?.isEmpty == true { activeConsumerQueues[consumer] = nil }

@@ -4,7 +4,9 @@ extension BrokerStateMachine {
         guard arguments.partitions >= 1, arguments.partitions <= BrokerLimits.partitionsMax else {
             throw invalid("partitions \(arguments.partitions) outside 1...\(BrokerLimits.partitionsMax)")
         }
-        if let retention = arguments.retentionMs, retention < 1 { throw invalid("retentionMs must be >= 1") }
+        if let retention = arguments.retentionMs, retention < 1 || retention > BrokerLimits.retentionMsMax {
+            throw invalid("retentionMs \(retention) outside 1...\(BrokerLimits.retentionMsMax)")
+        }
         if let bytes = arguments.retentionBytes, bytes < 1 { throw invalid("retentionBytes must be >= 1") }
         guard arguments.tombstoneRetentionMs >= 0, arguments.tombstoneRetentionMs <= BrokerLimits.ttlMsMax else {
             throw invalid("tombstoneRetentionMs outside 0...\(BrokerLimits.ttlMsMax)")
@@ -53,9 +55,7 @@ extension BrokerStateMachine {
     }
 
     mutating func forgetRecord(_ seq: UInt64) {
-        if tracker.records.removeValue(forKey: seq) != nil {
-            payloads[seq] = nil
-        } else {
+        if tracker.records.removeValue(forKey: seq) == nil {
             tracker.recordDeletes.append(seq)
         }
     }
@@ -128,8 +128,8 @@ extension BrokerStateMachine {
             let meta = RecordMeta(
                 offset: offset, seq: seq, timestamp: now, size: size, tombstone: record.value == nil,
                 key: compact ? record.key : nil)
-            payloads[seq] = Payload(id: "", body: record.value ?? [], headers: record.headers, key: record.key)
-            tracker.records[seq] = RecordRow(topic: id, partition: partition, meta: meta)
+            let payload = Payload(id: "", body: record.value ?? [], headers: record.headers, key: record.key)
+            tracker.records[seq] = RecordRow(topic: id, partition: partition, meta: meta, payload: payload)
             topics[id]!.partitions[index].nextOffset += 1
             topics[id]!.partitions[index].records.append(meta)
             topics[id]!.partitions[index].bytes += UInt64(size)
@@ -221,15 +221,22 @@ extension BrokerStateMachine {
         }
     }
 
-    private mutating func armRetention(topic id: UInt32, at: Int64) {
+    mutating func armRetention(topic id: UInt32, at: Int64) {
         if let armed = topics[id]!.retentionTimerAt, armed <= at { return }
         topics[id]!.retentionTimerAt = at
         arm(.topicRetention, at: at, owner: id, id: 0)
     }
 
-    /// Time-based retention and tombstone expiry for one topic.
-    mutating func enforceRetention(topic id: UInt32) -> Bool {
+    /// Time-based retention and tombstone expiry for one topic, when `at` is the topic's next retention time;
+    /// an early timer re-arms at that time instead (canonical firing order, see `fireDueTimers`).
+    mutating func enforceRetention(topic id: UInt32, at: Int64) -> Bool {
         guard let topic = topics[id] else { return false }
+        if topics[id]!.retentionTimerAt == at { topics[id]!.retentionTimerAt = nil }
+        guard let due = nextRetentionTime(topic) else { return false }
+        guard due <= at else {
+            armRetention(topic: id, at: due)
+            return false
+        }
         topics[id]!.retentionTimerAt = nil
         var changed = false
         for index in topic.partitions.indices {

@@ -125,8 +125,8 @@ extension BrokerStateMachine {
         }
     }
 
-    mutating func timeOutTransaction(_ id: UInt64) -> Bool {
-        guard let state = transactions[id], state.deadline <= now else { return false }
+    mutating func timeOutTransaction(_ id: UInt64, at: Int64) -> Bool {
+        guard let state = transactions[id], state.deadline == at else { return false }
         finishTransaction(id, committed: false)
         events.append(.transactionTimedOut(TransactionID(id), producer: ProducerID(state.producer)))
         return true
@@ -184,8 +184,8 @@ extension BrokerStateMachine {
     }
 
     /// The check interval passed without an outcome: ask the producer group again, or roll back after the last.
-    mutating func checkHalf(_ id: UInt64) -> Bool {
-        guard let half = halves[id], half.nextCheckAt <= now else { return false }
+    mutating func checkHalf(_ id: UInt64, at: Int64) -> Bool {
+        guard let half = halves[id], half.nextCheckAt == at else { return false }
         tracker.entities.insert(.half(id))
         if half.checks >= half.prepare.maxChecks {
             halves[id] = nil

@@ -38,17 +38,22 @@ public struct BrokerStateMachine: Sendable {
 
     // Derived state (rebuilt by restore, excluded from the state hash).
     var timers = Heap<Timer>()
-    /// Consumer -> (queue id, lease id) of each lease it holds.
-    var consumerLeases: [String: Set<LeaseKey>] = [:]
+    /// When `timers` outgrows this (stale entries of acked leases, extended deadlines...), it is rebuilt from the
+    /// live state after the apply; this bounds stale entries to about the live count plus a constant.
+    var timerRebuildThreshold = Self.timerSlack
+    /// Consumer -> queues where it took leases (a superset: acked leases leave stale entries, which release
+    /// skips). Keeps `releaseConsumer` from scanning every queue without costing a hash per lease.
+    var consumerQueues: [String: Set<UInt32>] = [:]
     /// Consumer -> queues where it is the single active consumer.
     var activeConsumerQueues: [String: Set<UInt32>] = [:]
-    /// Payloads of messages and records stored since the last checkpoint.
-    var payloads: [UInt64: Payload] = [:]
+    /// Changes since the last checkpoint, including the payloads of new messages and records.
     var tracker = CheckpointTracker()
 
     // Per-apply scratch.
     var events: [BrokerEvent] = []
     var availableQueues: Set<UInt32> = []
+    /// The queue most recently added to `availableQueues` (skips re-hashing it for every message of a batch).
+    var lastAvailableQueue: UInt32 = 0
     var appendedPartitions: Set<PartitionKey> = []
     var expiredLeases: [ExpiredLeaseKey: [LeaseID]] = [:]
 
@@ -84,7 +89,7 @@ public struct BrokerStateMachine: Sendable {
 
     /// Applies one committed command. `index` is its Raft log index (strictly increasing across calls; a repeated
     /// or older index is refused with `alreadyApplied` and changes nothing). `time` is the leader's timestamp in
-    /// ms; it is clamped so the broker clock never goes backwards.
+    /// ms; it is clamped to `0 ... BrokerLimits.timeMsMax` and so that the broker clock never goes backwards.
     public mutating func apply(
         _ command: Command, index: UInt64, time: Int64
     ) -> (
@@ -95,9 +100,10 @@ public struct BrokerStateMachine: Sendable {
             return (.error(error), [])
         }
         appliedIndex = index
-        now = max(now, time)
+        now = max(now, min(max(time, 0), BrokerLimits.timeMsMax))
         fireDueTimers()
         let result = execute(command, depth: 0)
+        if timers.count > timerRebuildThreshold { rebuildTimers() }
         return (result, drainEvents())
     }
 
@@ -185,6 +191,7 @@ public struct BrokerStateMachine: Sendable {
             output.append(.messagesAvailable(namespace: queue.namespace, queue: queue.name, ready: queue.readyCount))
         }
         availableQueues.removeAll()
+        lastAvailableQueue = 0
         for key in appendedPartitions.sorted() {
             guard let topic = topics[key.topic] else { continue }
             let end = Offset(topic.partitions[Int(key.partition)].nextOffset)
@@ -260,8 +267,16 @@ public struct BrokerStateMachine: Sendable {
     }
 
     mutating func allocateSeq() -> UInt64 {
+        // Expiry timers keep the priority in the top bits of their id (`expiryTimerID`).
+        precondition(nextSeq < 1 << 58, "message sequence space exhausted at m\(nextSeq)")
         defer { nextSeq += 1 }
         return nextSeq
+    }
+
+    mutating func noteAvailable(_ id: UInt32) {
+        guard id != lastAvailableQueue else { return }
+        availableQueues.insert(id)
+        lastAvailableQueue = id
     }
 
     mutating func arm(_ kind: TimerKind, at: Int64, owner: UInt32 = 0, id: UInt64) {
@@ -270,7 +285,7 @@ public struct BrokerStateMachine: Sendable {
 
     /// Looks up a payload in RAM, then in the payload source.
     func payload(_ seq: UInt64) -> Payload {
-        if let resident = payloads[seq] { return resident }
+        if let resident = tracker.messages[seq]?.payload ?? tracker.records[seq]?.payload { return resident }
         guard let source = payloadSource, let stored = source.payload(for: MessageSeq(seq)) else {
             preconditionFailure(
                 "payload of m\(seq) is neither resident nor in the payload source (applied \(appliedIndex))")

@@ -197,8 +197,8 @@ struct MessageRow: Hashable, Sendable {
     var queue: UInt32
     var message: QueuedMessage
     var place: MessagePlace
-    /// Published since the last checkpoint: no row exists yet, and its payload is resident.
-    var isNew: Bool
+    /// Set while the message is new since the last checkpoint (no row exists yet): its resident payload.
+    var payload: Payload?
 }
 
 /// The checkpoint row of one new topic record.
@@ -206,6 +206,7 @@ struct RecordRow: Hashable, Sendable {
     var topic: UInt32
     var partition: UInt32
     var meta: RecordMeta
+    var payload: Payload
 }
 
 /// Metadata entities, one `broker_meta` row each.

@@ -21,7 +21,7 @@ enum DeathReason: UInt8, Sendable {
 }
 
 /// The RAM-resident metadata of one queued message. Kept to 32 bytes (stride) because a backlog of millions
-/// lives in RAM as these; the body lives in `BrokerStateMachine.payloads` until a checkpoint, then in SQLite.
+/// lives in RAM as these; the body lives in the checkpoint tracker until a checkpoint, then in SQLite.
 struct QueuedMessage: Hashable, Sendable {
     var seq: UInt64
     /// Leader ms at which the message expires; `Int64.max` when it never does.
@@ -61,6 +61,8 @@ struct QueueState: Sendable {
     var readyCount: UInt64 = 0
     var readyBytes: UInt64 = 0
     var heldBytes: UInt64 = 0
+    /// Ready messages that have an expiry (and so an expiry timer); lets timer rebuilds skip TTL-free queues.
+    var readyWithExpiry = 0
     var delayed: [UInt64: DelayedMessage] = [:]
     var leases: [UInt64: Lease] = [:]
     var deadLettered: UInt64 = 0
@@ -84,8 +86,10 @@ struct QueueState: Sendable {
         return false
     }
 
-    /// Inserts a ready message at its `seq` position within its priority level (FIFO by publish order).
-    mutating func insertReady(_ message: QueuedMessage) {
+    /// Inserts a ready message at its `seq` position within its priority level (FIFO by publish order), and
+    /// returns whether the queue is now over its limits.
+    @discardableResult
+    mutating func insertReady(_ message: QueuedMessage) -> Bool {
         let level = Int(message.priority)
         if let last = levels[level].last, last.seq > message.seq {
             let index = Self.insertionIndex(levels[level], seq: message.seq)
@@ -99,6 +103,8 @@ struct QueueState: Sendable {
         readyCount += 1
         readyBytes += UInt64(message.size)
         heldBytes += UInt64(message.size)
+        if message.expiresAt != Int64.max { readyWithExpiry += 1 }
+        return isOverLimit
     }
 
     /// Removes and returns the next message to deliver: the oldest of the highest non-empty priority.
@@ -137,6 +143,7 @@ struct QueueState: Sendable {
         heldBytes -= readyBytes
         readyCount = 0
         readyBytes = 0
+        readyWithExpiry = 0
         return removed
     }
 
@@ -144,6 +151,7 @@ struct QueueState: Sendable {
         readyCount -= 1
         readyBytes -= UInt64(message.size)
         heldBytes -= UInt64(message.size)
+        if message.expiresAt != Int64.max { readyWithExpiry -= 1 }
         return message
     }
 

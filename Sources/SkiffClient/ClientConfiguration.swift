@@ -24,13 +24,17 @@ extension SkiffClient {
         public var frameBytesMax: Int
         /// Calls in flight (sent or waiting to be resent) allowed at once; more fail with `.invalidArgument`.
         public var pendingCallsMax: Int
+        /// The leader connection is pinged this often, so servers do not close it as idle and a dead peer
+        /// (no answer within `handshakeTimeoutMs`) is noticed without waiting for TCP.
+        public var pingIntervalMs: Int64
 
         /// Creates a configuration with production defaults.
         public init(
             clientID: String = "skiff-swift", role: ClientRole = .client, defaultNamespace: String = "default",
             requestTimeoutMs: Int64 = 30_000, connectTimeoutMs: Int64 = 1_000, handshakeTimeoutMs: Int64 = 2_000,
             reconnectBackoffInitialMs: Int64 = 10, reconnectBackoffMaxMs: Int64 = 200,
-            frameBytesMax: Int = WireProtocol.frameBytesMaxDefault, pendingCallsMax: Int = 1_000_000
+            frameBytesMax: Int = WireProtocol.frameBytesMaxDefault, pendingCallsMax: Int = 1_000_000,
+            pingIntervalMs: Int64 = 5_000
         ) {
             self.clientID = clientID
             self.role = role
@@ -42,6 +46,7 @@ extension SkiffClient {
             self.reconnectBackoffMaxMs = reconnectBackoffMaxMs
             self.frameBytesMax = frameBytesMax
             self.pendingCallsMax = pendingCallsMax
+            self.pingIntervalMs = pingIntervalMs
         }
     }
 }

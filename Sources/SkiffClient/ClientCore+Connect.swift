@@ -118,7 +118,21 @@ extension ClientCore {
             return true
         }
         guard installed else { return connection.close() }
-        logger.info("connected to leader", metadata: ["connection": "\(connection)"])
+        logger.debug("connected to leader", metadata: ["connection": "\(connection)"])
         restoreSessionState(on: connection)
+    }
+
+    /// Pings the leader connection; one that does not answer within the handshake timeout is closed, which
+    /// starts a failover.
+    func keepAlive() {
+        guard let connection = state.withLockedValue({ $0.connection }) else { return }
+        Task {
+            do {
+                _ = try await directCall(.ping, on: connection)
+            } catch let error as SkiffClientError where error.kind == .timeout {
+                logger.warning("leader connection did not answer a ping", metadata: ["connection": "\(connection)"])
+                connection.close()
+            } catch {}
+        }
     }
 }

@@ -8,15 +8,16 @@ extension ClientCore {
         ReceivedDelivery, any Error
     > {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReceivedDelivery.self)
-        let (localID, connection) = state.withLockedValue { state -> (UInt64, WireConnection?) in
+        let (localID, connection, closed) = state.withLockedValue { state -> (UInt64, WireConnection?, Bool) in
             let localID = state.allocateID()
-            if state.closed {
-                continuation.finish(throwing: SkiffClientError(.closed))
-                return (localID, nil)
-            }
+            if state.closed { return (localID, nil, true) }
             state.subscriptions[localID] = SubscriptionState(
                 queue: queue, prefetch: prefetch, leaseMs: leaseMs, continuation: continuation)
-            return (localID, state.connection)
+            return (localID, state.connection, false)
+        }
+        if closed {
+            continuation.finish(throwing: SkiffClientError(.closed))
+            return stream
         }
         continuation.onTermination = { [weak self] _ in self?.unsubscribe(localID) }
         if let connection { startSubscribe(localID, on: connection) } else { ensureConnecting() }
@@ -36,28 +37,41 @@ extension ClientCore {
         }
         guard let request else { return }
         Task {
-            let response = try? await directCall(request, on: connection) { state, response in
-                state.subscriptions[localID]?.subscribing = false
-                guard case .subscribed(let serverID) = response else { return }
-                guard state.subscriptions[localID] != nil, state.connection?.id == connection.id else { return }
-                state.subscriptions[localID]!.serverID = serverID
-                state.subscriptions[localID]!.connectionID = connection.id
-                state.subscriptionByServerID[serverID] = localID
-            }
+            // Subscribing commits through Raft, so it gets the request timeout, not the handshake's.
+            let timeoutMs = configuration.requestTimeoutMs
+            var response: Response?
+            do {
+                response = try await directCall(request, on: connection, timeoutMs: timeoutMs) { state, response in
+                    state.subscriptions[localID]?.subscribing = false
+                    guard case .subscribed(let serverID) = response else { return }
+                    guard state.subscriptions[localID] != nil, state.connection?.id == connection.id else { return }
+                    state.subscriptions[localID]!.serverID = serverID
+                    state.subscriptions[localID]!.connectionID = connection.id
+                    state.subscriptionByServerID[serverID] = localID
+                }
+            } catch let error as SkiffClientError where error.kind == .timeout {
+                // The server may have subscribed without us knowing the id; only closing the connection
+                // releases that subscription and its leases. The connection loop then starts over.
+                connection.close()
+            } catch {}
             subscribeAnswered(localID, response: response, connection: connection)
         }
     }
 
     private func subscribeAnswered(_ localID: UInt64, response: Response?, connection: WireConnection) {
         guard let response else {
-            // The connection broke; the connection loop resubscribes on the next one.
+            // The connection broke; if a newer connection is already up, its restore pass may have skipped
+            // this subscription while the subscribe was in flight.
             state.withLockedValue { $0.subscriptions[localID]?.subscribing = false }
-            return
+            return resubscribeOnCurrent(localID)
         }
         switch response {
         case .subscribed(let serverID):
             let orphan = state.withLockedValue { $0.subscriptionByServerID[serverID] == nil }
-            if orphan { connection.send(Request.unsubscribe(serverID).frame(id: .none)) }
+            if orphan {
+                connection.send(Request.unsubscribe(serverID).frame(id: .none))
+                resubscribeOnCurrent(localID)
+            }
         case .error(let error) where error.code.isRetriable:
             retryLater(after: error, connection: connection)
         case .error(let error):
@@ -68,6 +82,11 @@ extension ClientCore {
             subscription?.continuation.finish(
                 throwing: SkiffClientError(.protocolViolation("unexpected \(response.opcode) to subscribe")))
         }
+    }
+
+    private func resubscribeOnCurrent(_ localID: UInt64) {
+        guard let current = state.withLockedValue({ $0.connection }) else { return }
+        startSubscribe(localID, on: current)
     }
 
     /// A retriable refusal of connection-bound state: NOT_LEADER means this connection is the wrong one.
@@ -141,7 +160,10 @@ extension ClientCore {
         }
         for localID in subscriptions { startSubscribe(localID, on: connection) }
         for group in groups {
-            Task { _ = try? await directCall(.allocateProducer(producerGroup: group), on: connection) }
+            Task {
+                _ = try? await directCall(
+                    .allocateProducer(producerGroup: group), on: connection, timeoutMs: configuration.requestTimeoutMs)
+            }
         }
     }
 
@@ -152,7 +174,10 @@ extension ClientCore {
             return state.connection
         }
         if let connection {
-            Task { _ = try? await directCall(.allocateProducer(producerGroup: group), on: connection) }
+            Task {
+                _ = try? await directCall(
+                    .allocateProducer(producerGroup: group), on: connection, timeoutMs: configuration.requestTimeoutMs)
+            }
         } else {
             ensureConnecting()
         }

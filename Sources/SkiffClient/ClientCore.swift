@@ -68,16 +68,17 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     }
 
     /// Sends one request on one specific connection, bypassing the ledger (handshake, subscriptions).
-    /// Fails when the connection closes or the handshake timeout passes.
+    /// Fails when the connection closes or `timeoutMs` (default: the handshake timeout) passes.
     ///
     /// `onResponse` runs under the ledger lock as the response is read, before any later frame of the same
     /// connection is handled (a subscription is registered before its first delivery arrives).
     func directCall(
-        _ request: Request, on connection: WireConnection,
+        _ request: Request, on connection: WireConnection, timeoutMs: Int64? = nil,
         onResponse: (@Sendable (inout CoreState, Response) -> Void)? = nil
     ) async throws -> Response {
         let requestID = RequestID(state.withLockedValue { $0.allocateID() })
-        let timeout = connection.channel.eventLoop.scheduleTask(in: .milliseconds(configuration.handshakeTimeoutMs)) {
+        let timeoutMs = timeoutMs ?? configuration.handshakeTimeoutMs
+        let timeout = connection.channel.eventLoop.scheduleTask(in: .milliseconds(timeoutMs)) {
             [self] in
             let waiter = state.withLockedValue { $0.direct.removeValue(forKey: requestID) }
             waiter?.continuation.resume(throwing: SkiffClientError(.timeout))
@@ -121,6 +122,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     ) {
         guard case .error(let error) = response else {
             let call = state.pending.removeValue(forKey: opID)!
+            state.confirmSequences(of: call.request)
             actions.resume.append((call.continuation, .success(response)))
             return
         }
@@ -143,6 +145,24 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             // An earlier call for this target is being retried; this one follows it.
             state.pending[opID]!.sentOn = nil
             actions.resendLater = true
+        case .sequenceGap where call.request.sequenceKey != nil && call.rewinds < CoreState.sequenceRewindsMax:
+            // Every earlier call for this target is resolved, yet the broker expects an earlier number: some of
+            // those calls failed or timed out without being stored (a failed command consumes no sequence).
+            // Renumber the target's pending calls from the last confirmed sequence and resend them in order.
+            state.rewindSequences(key: call.request.sequenceKey!)
+            state.pending[opID]!.sentOn = nil
+            state.pending[opID]!.rewinds += 1
+            actions.resendLater = true
+        case .duplicate where call.sends > 1:
+            // A resend of a stamped write the broker stored long ago (beyond its result window): stored once.
+            if let stored = call.request.forgottenDuplicateResponse {
+                state.pending.removeValue(forKey: opID)
+                state.confirmSequences(of: call.request)
+                actions.resume.append((call.continuation, .success(stored)))
+            } else {
+                state.pending.removeValue(forKey: opID)
+                actions.resume.append((call.continuation, .failure(SkiffClientError(.server(error)))))
+            }
         default:
             state.pending.removeValue(forKey: opID)
             actions.resume.append((call.continuation, .failure(SkiffClientError(.server(error)))))
@@ -214,6 +234,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     /// Fails every call, ends every consumer, closes the connection.
     func close() {
         var actions = Actions()
+        var consumers: [AsyncThrowingStream<ReceivedDelivery, any Error>.Continuation] = []
         let connection = state.withLockedValue { state -> WireConnection? in
             guard !state.closed else { return nil }
             state.closed = true
@@ -223,7 +244,9 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             for (_, waiter) in state.direct {
                 actions.resume.append((waiter.continuation, .failure(SkiffClientError(.closed))))
             }
-            for (_, subscription) in state.subscriptions { subscription.continuation.finish() }
+            // Finished after the lock is released: finishing runs the stream's termination handler, which
+            // takes the lock to unsubscribe.
+            consumers = state.subscriptions.values.map(\.continuation)
             state.pending.removeAll()
             state.direct.removeAll()
             state.subscriptions.removeAll()
@@ -231,6 +254,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             return state.connection
         }
         perform(actions)
+        for consumer in consumers { consumer.finish(throwing: SkiffClientError(.closed)) }
         connection?.close()
     }
 
@@ -261,7 +285,8 @@ struct Actions {
 
 /// A call in the ledger.
 struct PendingCall {
-    let request: Request
+    /// Mutable only to renumber its producer sequence (see `CoreState.rewindSequences`).
+    var request: Request
     /// Assigned under the lock together with the request's sequence numbers; (re)sends follow it.
     let order: UInt64
     let deadline: NIODeadline
@@ -271,6 +296,8 @@ struct PendingCall {
     var everSent = false
     /// How many times it was sent.
     var sends = 0
+    /// How many sequence rewinds it triggered.
+    var rewinds = 0
 
     init(
         request: Request, order: UInt64, deadline: NIODeadline, continuation: CheckedContinuation<Response, any Error>

@@ -79,6 +79,29 @@ struct CoreState {
         }
     }
 
+    /// The highest sequence number the leader confirmed per target.
+    var confirmedSequences: [String: SequenceNumber] = [:]
+    /// Bound on rewinds one call may trigger, so a broker that disagrees cannot cause a resend loop.
+    static let sequenceRewindsMax = 3
+
+    /// Records the sequences of a confirmed stamped call.
+    mutating func confirmSequences(of request: Request) {
+        guard let key = request.sequenceKey, let stamp = request.producerStamp else { return }
+        let last = stamp.sequence.advanced(by: UInt64(request.stampedCount - 1))
+        if confirmedSequences[key].map({ $0 < last }) ?? true { confirmedSequences[key] = last }
+    }
+
+    /// Renumbers every pending call of `key`, in call order, from the last confirmed sequence + 1.
+    mutating func rewindSequences(key: String) {
+        var next = confirmedSequences[key].map { $0.advanced(by: 1) } ?? SequenceNumber(1)
+        let calls = pending.filter { $0.value.request.sequenceKey == key }.sorted { $0.value.order < $1.value.order }
+        for (opID, call) in calls {
+            pending[opID]!.request = call.request.restamped(next)
+            next = next.advanced(by: UInt64(call.request.stampedCount))
+        }
+        sequences[key] = next
+    }
+
     /// Takes the next `count` sequence numbers of `target`.
     mutating func takeSequences(_ key: String, count: Int) -> SequenceNumber {
         let first = sequences[key] ?? SequenceNumber(1)
@@ -88,6 +111,52 @@ struct CoreState {
 }
 
 extension Request {
+    /// The producer stamp of a stamped publish or produce.
+    var producerStamp: ProducerStamp? {
+        switch self {
+        case .publish(let p): return p.producer
+        case .produce(let p): return p.producer
+        default: return nil
+        }
+    }
+
+    /// How many sequence numbers the request uses (one per message or record).
+    var stampedCount: Int {
+        switch self {
+        case .publish(let p): return p.messages.count
+        case .produce(let p): return p.records.count
+        default: return 0
+        }
+    }
+
+    /// The same request with its stamp renumbered to start at `sequence`.
+    func restamped(_ sequence: SequenceNumber) -> Request {
+        switch self {
+        case .publish(var p):
+            p.producer?.sequence = sequence
+            return .publish(p)
+        case .produce(var p):
+            p.producer?.sequence = sequence
+            return .produce(p)
+        default: return self
+        }
+    }
+
+    /// The success answer for a resent stamped write the broker reports as an old duplicate: stored, but
+    /// its ids and offsets are no longer known, so they read as 0.
+    var forgottenDuplicateResponse: Response? {
+        switch self {
+        case .publish(let p):
+            return .published(
+                PublishResult(messageIDs: Array(repeating: MessageID(0), count: p.messages.count), duplicate: true))
+        case .produce(let p):
+            let unknown = RecordPosition(partition: 0, offset: Offset(0))
+            return .produced(
+                ProduceResult(positions: Array(repeating: unknown, count: p.records.count), duplicate: true))
+        default: return nil
+        }
+    }
+
     /// The idempotence target of a stamped publish or produce: sequences count per (namespace, target).
     var sequenceKey: String? {
         switch self {

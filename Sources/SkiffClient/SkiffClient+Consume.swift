@@ -68,12 +68,27 @@ public struct ReceivedDelivery: Sendable {
 
 /// An endless sequence of deliveries from one queue. It re-subscribes by itself after failovers; it ends
 /// with an error when the queue is deleted or the client closes, and unsubscribes when iteration stops.
+///
+/// Deliveries still buffered from a connection that has since been lost are skipped: their leases were
+/// released with the connection, and the messages come again from the new leader.
 public struct QueueConsumer: AsyncSequence, Sendable {
     public typealias Element = ReceivedDelivery
     let stream: AsyncThrowingStream<ReceivedDelivery, any Error>
+    let core: ClientCore
 
-    public func makeAsyncIterator() -> AsyncThrowingStream<ReceivedDelivery, any Error>.AsyncIterator {
-        stream.makeAsyncIterator()
+    public func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator(), core: core) }
+
+    /// Iterates deliveries, skipping those of lost connections.
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<ReceivedDelivery, any Error>.AsyncIterator
+        let core: ClientCore
+
+        public mutating func next() async throws -> ReceivedDelivery? {
+            while let delivery = try await base.next() {
+                if core.currentConnectionID == delivery.connectionID { return delivery }
+            }
+            return nil
+        }
     }
 
     /// Acks many deliveries with one request per queue.
@@ -94,6 +109,7 @@ extension SkiffClient {
         queue: String, namespace: String? = nil, prefetch: UInt32 = 100, leaseMs: UInt32 = 0
     ) -> QueueConsumer {
         let name = ObjectName(namespace: namespace ?? self.namespace, name: queue)
-        return QueueConsumer(stream: core.subscribe(queue: name, prefetch: max(prefetch, 1), leaseMs: leaseMs))
+        return QueueConsumer(
+            stream: core.subscribe(queue: name, prefetch: max(prefetch, 1), leaseMs: leaseMs), core: core)
     }
 }

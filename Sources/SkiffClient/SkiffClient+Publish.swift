@@ -14,7 +14,9 @@ extension SkiffClient {
     /// Publishes messages as one atomic batch to a queue or an exchange; returns one id per message.
     ///
     /// The batch carries this client's producer id and the next sequence numbers for the target, so a
-    /// resend after a failover is acknowledged with the original ids instead of being stored again.
+    /// resend after a failover is acknowledged with the original ids instead of being stored again. When the
+    /// broker no longer remembers the original result of such a resend (it keeps a short window per target),
+    /// the publish still succeeds, stored once, and its ids read as `MessageID(0)`.
     public func publish(
         _ messages: [OutgoingMessage], to target: PublishTarget, namespace: String? = nil
     ) async throws -> [MessageID] {

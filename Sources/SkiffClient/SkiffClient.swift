@@ -12,7 +12,7 @@ import NIOCore
 /// the configured request timeout. Call `close()` when done.
 public final class SkiffClient: Sendable {
     let core: ClientCore
-    private let sweeper: NIOLockedValueBox<RepeatedTask?>
+    private let timers: NIOLockedValueBox<[RepeatedTask]>
 
     /// How often pending calls are checked against their deadlines.
     static let deadlineSweepIntervalMs: Int64 = 20
@@ -30,10 +30,13 @@ public final class SkiffClient: Sendable {
         let core = ClientCore(seeds: seeds, configuration: configuration, logger: logger)
         self.core = core
         let interval = TimeAmount.milliseconds(Self.deadlineSweepIntervalMs)
-        let task = core.group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            core.expireCalls()
+        let loop = core.group.next()
+        let sweeper = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in core.expireCalls() }
+        let pingInterval = TimeAmount.milliseconds(max(configuration.pingIntervalMs, 1))
+        let pinger = loop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { _ in
+            core.keepAlive()
         }
-        self.sweeper = NIOLockedValueBox(task)
+        self.timers = NIOLockedValueBox([sweeper, pinger])
     }
 
     deinit { shutdown() }
@@ -42,9 +45,9 @@ public final class SkiffClient: Sendable {
     public func close() { shutdown() }
 
     private func shutdown() {
-        sweeper.withLockedValue { task in
-            task?.cancel()
-            task = nil
+        timers.withLockedValue { tasks in
+            for task in tasks { task.cancel() }
+            tasks = []
         }
         core.close()
     }
@@ -64,19 +67,30 @@ public final class SkiffClient: Sendable {
 
     // MARK: Cluster
 
-    /// The cluster's membership and leader as the leader sees it; when no leader is reachable, as any
-    /// reachable seed sees it.
+    /// The cluster's membership and leader as the leader sees it; when no leader is reachable, as the first
+    /// reachable seed sees it. Bounded by the connect and handshake timeouts per node asked, not by the
+    /// request timeout, so it answers promptly during elections and without quorum.
     public func clusterInfo() async throws -> ClusterInfo {
-        do {
-            let response = try await send(.clusterInfo)
-            guard case .cluster(let info) = response else {
-                throw SkiffClientError.unexpected(response, for: .clusterInfo)
-            }
+        if let connection = core.state.withLockedValue({ $0.connection }),
+            case .cluster(let info)? = try? await core.directCall(.clusterInfo, on: connection),
+            info.leaderID != .none, info.respondingNode == info.leaderID
+        {
             return info
-        } catch let error as SkiffClientError {
-            guard case .unavailable = error.kind else { throw error }
-            return try await clusterInfoFromAnySeed()
         }
+        var fallback: ClusterInfo?
+        for seed in core.seeds {
+            guard let info = try? await core.clusterInfoDirect(from: seed) else { continue }
+            if info.leaderID != .none, info.respondingNode == info.leaderID { return info }
+            if let leader = info.leader, !leader.clientAddress.isEmpty,
+                let view = try? await core.clusterInfoDirect(from: leader.clientAddress),
+                view.leaderID != .none, view.respondingNode == view.leaderID
+            {
+                return view
+            }
+            fallback = fallback ?? info
+        }
+        guard let fallback else { throw SkiffClientError(.unavailable("no seed answered")) }
+        return fallback
     }
 
     /// Asks each seed in turn, ignoring leadership.

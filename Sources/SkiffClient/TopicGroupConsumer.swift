@@ -23,6 +23,8 @@ public actor TopicGroupConsumer: AsyncSequence {
     let group: String
     let autoCommit: Bool
     let sessionTimeoutMs: UInt32
+    /// This member's name in the group, chosen once so rejoins after failovers keep the same identity.
+    let memberName: String
     private var assignment: GroupAssignment?
     /// Next offset to fetch per owned partition.
     private var fetchPositions: [UInt32: Offset] = [:]
@@ -43,6 +45,8 @@ public actor TopicGroupConsumer: AsyncSequence {
         self.group = group
         self.autoCommit = autoCommit
         self.sessionTimeoutMs = sessionTimeoutMs
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        self.memberName = "\(client.core.configuration.clientID.prefix(100))-\(suffix)"
     }
 
     /// The current assignment, once joined.
@@ -116,7 +120,9 @@ public actor TopicGroupConsumer: AsyncSequence {
     private func ensureJoined() async throws {
         guard assignment == nil else { return }
         let request = Request.groupJoin(
-            GroupJoinRequest(namespace: namespace, group: group, topic: topic, sessionTimeoutMs: sessionTimeoutMs))
+            GroupJoinRequest(
+                namespace: namespace, group: group, topic: topic, memberID: memberName,
+                sessionTimeoutMs: sessionTimeoutMs))
         let response = try await client.send(request)
         guard case .assignment(let joined) = response else { throw SkiffClientError.unexpected(response, for: request) }
         try await adopt(joined)

@@ -57,10 +57,27 @@ public struct BlockHeader: Sendable, Hashable {
 public struct RawBlock: Sendable, Hashable {
     public var header: BlockHeader
     public var bytes: [UInt8]
+    /// The decoded entries when the encoder still has them (to warm the log's cache); not part of equality.
+    var decodedEntries: [Entry]?
 
     public init(header: BlockHeader, bytes: [UInt8]) {
         self.header = header
         self.bytes = bytes
+    }
+
+    init(header: BlockHeader, bytes: [UInt8], decodedEntries: [Entry]) {
+        self.header = header
+        self.bytes = bytes
+        self.decodedEntries = decodedEntries
+    }
+
+    public static func == (lhs: RawBlock, rhs: RawBlock) -> Bool {
+        lhs.header == rhs.header && lhs.bytes == rhs.bytes
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(header)
+        hasher.combine(bytes)
     }
 }
 
@@ -112,6 +129,28 @@ public enum BlockCodec {
         return assemble(
             firstIndex: entries.first!.index, count: UInt32(entries.count), runs: runs,
             codec: compressed == nil ? .raw : .lz4, uncompressedBytes: payload.count, stored: compressed ?? payload)
+    }
+
+    /// Whether entries fit the bounds of one block.
+    public static func fits(_ entries: [Entry]) -> Bool {
+        guard !entries.isEmpty, entries.count <= entryCountMax else { return false }
+        var bytes = 0
+        var runs = 1
+        for (position, entry) in entries.enumerated() {
+            bytes += entry.data.count + entryOverheadBytes
+            if position > 0 && entry.term != entries[position - 1].term { runs += 1 }
+        }
+        return bytes <= uncompressedBytesMax && runs <= termRunCountMax
+    }
+
+    /// Whether indexes are contiguous and terms never decrease (what `encode` requires).
+    public static func isWellFormed(_ entries: [Entry]) -> Bool {
+        for position in entries.indices.dropFirst() {
+            let previous = entries[position - 1]
+            let entry = entries[position]
+            guard entry.index == previous.index.next, entry.term >= previous.term else { return false }
+        }
+        return true
     }
 
     /// Encodes a truncation record: replaying it cuts the log to `firstIndex - 1`.

@@ -48,6 +48,12 @@ extension StorageFile {
     public func write(at offset: Int, _ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write(at: offset, $0) }
     }
+
+    /// Appends at the current end of the file. Callers serialize appends to one file; the log itself writes
+    /// at offsets it tracks, so that a failed write can be cut back exactly.
+    public func append(_ bytes: [UInt8]) throws {
+        try write(at: try size(), bytes)
+    }
 }
 
 /// A file-system failure, with the operation, the path and the `errno`.

@@ -8,11 +8,18 @@ import SkiffRaft
 
 /// Group commit: appends submitted while a flush is in progress are written together with one `fdatasync`.
 ///
-/// A dedicated thread takes everything queued (up to `batchBytesMax`), merges consecutive entry requests
-/// into one block, calls `SegmentedLog.appendBatch`, and then runs each request's completion on that thread.
-/// Completions MUST be quick and MUST NOT block on the committer (hop to your own event loop instead).
-/// Requests in one flush succeed or fail together. Submission blocks while more than `queueBytesMax` bytes
-/// wait (back-pressure), so memory stays bounded.
+/// Two threads form a pipeline. The encoder thread takes everything queued (up to `batchBytesMax`), merges
+/// consecutive entry requests into one block and compresses it; the flusher thread writes encoded batches
+/// with `SegmentedLog.appendBatch` (one write, one `fdatasync`) and then runs each request's completion.
+/// So the next batch is compressed while the previous one is being synced. At most one encoded batch waits
+/// for the flusher, which bounds memory and keeps batches large.
+///
+/// Completions run on the flusher thread: they MUST be quick and MUST NOT block on the committer (hop to
+/// your own event loop instead). A request of at least `preEncodeBytesMin` payload bytes is compressed into
+/// its own block by the submitting thread. Requests MUST be submitted in log order (several submitting
+/// threads serialize their `submit` calls, as the Raft leader that assigns indexes does anyway). Requests in
+/// one flush succeed or fail together. Submission blocks while more than `queueBytesMax` bytes wait
+/// (back-pressure). Call `shutdown()` before dropping the committer.
 public final class GroupCommitter: @unchecked Sendable {
     /// Called once per request, after its data is durable or the flush failed.
     public typealias Completion = @Sendable (Result<Void, any Error>) -> Void
@@ -23,31 +30,48 @@ public final class GroupCommitter: @unchecked Sendable {
         var completion: Completion
     }
 
+    /// A batch encoded by the encoder thread, waiting for the flusher.
+    private struct EncodedBatch {
+        var items: [AppendItem]
+        var completions: [Completion]
+    }
+
     /// Default bound on the bytes written by one flush.
     public static let defaultBatchBytesMax = 8 << 20
     /// Default bound on bytes waiting in the queue.
     public static let defaultQueueBytesMax = 64 << 20
+    /// Default size from which a request is encoded on the submitting thread.
+    public static let defaultPreEncodeBytesMin = 32 << 10
 
     public let log: SegmentedLog
     public let batchBytesMax: Int
     public let queueBytesMax: Int
+    public let preEncodeBytesMin: Int
     private let lock = StorageLock()
     private var queue: [Request] = []
     private var queuedBytes = 0
+    /// Submitters blocked by back-pressure.
+    private var submittersWaiting = 0
+    /// Invariant: holds at most one batch (the pipeline depth).
+    private var encoded: [EncodedBatch] = []
     private var stopping = false
+    private var encoderStopped = false
     private var stopped = false
     /// Flushes done (for tests and metrics).
     private var flushCount = 0
 
-    /// Starts the committer thread.
+    /// Starts the encoder and flusher threads.
     public init(
-        log: SegmentedLog, batchBytesMax: Int = defaultBatchBytesMax, queueBytesMax: Int = defaultQueueBytesMax
+        log: SegmentedLog, batchBytesMax: Int = defaultBatchBytesMax, queueBytesMax: Int = defaultQueueBytesMax,
+        preEncodeBytesMin: Int = defaultPreEncodeBytesMin
     ) {
         precondition(batchBytesMax > 0 && queueBytesMax >= batchBytesMax, "bounds \(batchBytesMax) \(queueBytesMax)")
         self.log = log
         self.batchBytesMax = batchBytesMax
         self.queueBytesMax = queueBytesMax
-        startThread { [self] in run() }
+        self.preEncodeBytesMin = preEncodeBytesMin
+        startThread { [self] in runEncoder() }
+        startThread { [self] in runFlusher() }
     }
 
     /// The number of `fdatasync` batches written so far.
@@ -55,13 +79,24 @@ public final class GroupCommitter: @unchecked Sendable {
 
     /// Queues an item. The completion runs on the committer thread. After `shutdown` it fails with `.closed`.
     public func submit(_ item: AppendItem, completion: @escaping Completion) {
-        let bytes = Self.size(of: item)
+        var item = item
+        var bytes = Self.size(of: item)
+        if bytes >= preEncodeBytesMin, case .entries(let entries) = item, let encoded = preEncode(entries) {
+            item = .block(encoded)
+            bytes = encoded.bytes.count
+        }
         let accepted = lock.withLock { () -> Bool in
-            while !stopping && queuedBytes > 0 && queuedBytes + bytes > queueBytesMax { lock.wait() }
+            while !stopping && queuedBytes > 0 && queuedBytes + bytes > queueBytesMax {
+                submittersWaiting += 1
+                lock.wait()
+                submittersWaiting -= 1
+            }
             guard !stopping else { return false }
             queue.append(Request(item: item, bytes: bytes, completion: completion))
             queuedBytes += bytes
-            lock.broadcast()
+            // Only the first request can find the encoder idle; waking it per request would cost two
+            // context switches per append.
+            if queue.count == 1 { lock.broadcast() }
             return true
         }
         if !accepted { completion(.failure(LogError(.closed))) }
@@ -74,7 +109,7 @@ public final class GroupCommitter: @unchecked Sendable {
         try waiter.wait().get()
     }
 
-    /// Finishes the queued requests, then stops the thread. Blocks until it has stopped.
+    /// Finishes the queued requests, then stops the threads. Blocks until they have stopped.
     public func shutdown() {
         lock.withLock {
             stopping = true
@@ -83,29 +118,74 @@ public final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    private func run() {
+    /// Encodes a large request as one block on the caller's thread; nil when it does not fit one block or
+    /// is not well-formed (the flush then reports the precise error).
+    private func preEncode(_ entries: [Entry]) -> RawBlock? {
+        guard BlockCodec.fits(entries), BlockCodec.isWellFormed(entries) else { return nil }
+        let bytes = BlockCodec.encode(entries[...], compress: log.options.compress)
+        guard let header = try? BlockCodec.verify(bytes) else {
+            preconditionFailure("block encoded for \(entries[0].index) does not verify")
+        }
+        return RawBlock(header: header, bytes: bytes, decodedEntries: entries)
+    }
+
+    private func runEncoder() {
         while let batch = nextBatch() {
+            let items = Self.merge(batch.map(\.item)).map(encodeIfPossible)
+            lock.withLock {
+                precondition(encoded.isEmpty, "encoder ran ahead of the flusher")
+                encoded.append(EncodedBatch(items: items, completions: batch.map(\.completion)))
+                lock.broadcast()
+            }
+        }
+        lock.withLock {
+            encoderStopped = true
+            lock.broadcast()
+        }
+    }
+
+    private func runFlusher() {
+        while let batch = nextEncodedBatch() {
             let result: Result<Void, any Error>
             do {
-                try log.appendBatch(Self.merge(batch.map(\.item)))
+                try log.appendBatch(batch.items)
                 result = .success(())
             } catch {
                 result = .failure(error)
             }
             lock.withLock { flushCount += 1 }
-            for request in batch { request.completion(result) }
+            for completion in batch.completions { completion(result) }
+        }
+    }
+
+    /// Compresses merged entries into a block off the flusher thread, when they form one valid block.
+    private func encodeIfPossible(_ item: AppendItem) -> AppendItem {
+        guard case .entries(let entries) = item, let block = preEncode(entries) else { return item }
+        return .block(block)
+    }
+
+    /// Waits for an encoded batch; nil when the encoder has stopped and everything is flushed.
+    private func nextEncodedBatch() -> EncodedBatch? {
+        lock.withLock {
+            while encoded.isEmpty && !encoderStopped { lock.wait() }
+            guard !encoded.isEmpty else {
+                stopped = true
+                lock.broadcast()
+                return nil
+            }
+            let batch = encoded.removeFirst()
+            lock.broadcast()
+            return batch
         }
     }
 
     /// Waits for work; nil when stopping and drained.
     private func nextBatch() -> [Request]? {
         lock.withLock {
-            while queue.isEmpty && !stopping { lock.wait() }
-            if queue.isEmpty {
-                stopped = true
-                lock.broadcast()
-                return nil
-            }
+            // Take work only once the previous encoded batch went to the flusher: what arrives meanwhile
+            // joins the next batch instead of becoming a small one.
+            while !encoded.isEmpty || (queue.isEmpty && !stopping) { lock.wait() }
+            if queue.isEmpty { return nil }
             var taken = 0
             var bytes = 0
             while taken < queue.count && (taken == 0 || bytes + queue[taken].bytes <= batchBytesMax) {
@@ -115,7 +195,7 @@ public final class GroupCommitter: @unchecked Sendable {
             let batch = Array(queue[0..<taken])
             queue.removeFirst(taken)
             queuedBytes -= bytes
-            lock.broadcast()
+            if submittersWaiting > 0 { lock.broadcast() }
             return batch
         }
     }
@@ -123,16 +203,21 @@ public final class GroupCommitter: @unchecked Sendable {
     /// Joins consecutive entry requests that continue each other, so one flush writes one block.
     static func merge(_ items: [AppendItem]) -> [AppendItem] {
         var merged: [AppendItem] = []
+        var run: [Entry] = []
         for item in items {
-            if case .entries(let next) = item, let first = next.first,
-                case .entries(var previous)? = merged.last, let last = previous.last, first.index == last.index.next
-            {
-                previous += next
-                merged[merged.count - 1] = .entries(previous)
+            if case .entries(let next) = item, let first = next.first {
+                if let last = run.last, first.index != last.index.next {
+                    merged.append(.entries(run))
+                    run = []
+                }
+                run += next
             } else {
+                if !run.isEmpty { merged.append(.entries(run)) }
+                run = []
                 merged.append(item)
             }
         }
+        if !run.isEmpty { merged.append(.entries(run)) }
         return merged
     }
 

@@ -184,3 +184,22 @@ public struct CompactionResult: Sendable, Hashable {
     /// The log start after compaction.
     public var logStart: LogPosition = .zero
 }
+
+extension TornTail: CustomStringConvertible {
+    public var description: String {
+        "torn tail in \(file) at offset \(offset): \(bytesRemoved) bytes removed (\(reason))"
+    }
+}
+
+extension RecoveryReport: CustomStringConvertible {
+    public var description: String {
+        var parts = [
+            "entries \(firstIndex)...\(lastIndex)", "\(segmentsScanned) segments", "\(blocksScanned) blocks",
+            "\(bytesScanned) bytes",
+        ]
+        if let tornTail { parts.append(tornTail.description) }
+        if !removedFiles.isEmpty { parts.append("removed \(removedFiles.joined(separator: ", "))") }
+        if let corruption { parts.append(corruption.description) }
+        return parts.joined(separator: "; ")
+    }
+}

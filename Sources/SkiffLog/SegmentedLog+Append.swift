@@ -42,9 +42,13 @@ extension SegmentedLog {
     /// becomes `.failed` for good. When a batch spans a segment roll, a prefix of it may be durable when an
     /// error is thrown: `lastIndex` tells.
     public func appendBatch(_ items: [AppendItem]) throws {
-        try lock.withLock {
-            try checkWritable()
-            let prepared = try prepare(items)
+        // Lock order: writeLock, then lock. The write and the fdatasync run without `lock`, so readers
+        // (replication, apply) are not held up by the sync; only the in-memory update takes it.
+        try writeLock.withLock {
+            let prepared = try lock.withLock { () throws -> [PreparedBlock] in
+                try checkWritable()
+                return try prepare(items)
+            }
             guard !prepared.isEmpty else { return }
             try write(prepared)
         }
@@ -59,10 +63,8 @@ extension SegmentedLog {
             if case .entries(let entries) = item, entries.isEmpty { continue }
             let first = item.firstIndex
             guard first > state.logStart.index else { throw LogError(.compacted(state.logStart.index)) }
-            guard first <= last.next, first == last.next || prepared.isEmpty else {
-                throw LogError(.notContiguous(expectedAtMost: last.next, got: first))
-            }
-            let previousTerm = first.previous == last ? lastTerm : try termLocked(at: first.previous)
+            guard first <= last.next else { throw LogError(.notContiguous(expectedAtMost: last.next, got: first)) }
+            let previousTerm = first.previous == last ? lastTerm : try term(at: first.previous, after: prepared)
             switch item {
             case .entries(let entries):
                 try validate(entries, previousTerm: previousTerm)
@@ -73,7 +75,7 @@ extension SegmentedLog {
                 if let firstTerm = block.header.termRuns.first?.term, firstTerm < previousTerm {
                     throw LogError(.termRegression(first))
                 }
-                prepared.append(PreparedBlock(header: block.header, bytes: block.bytes, entries: nil))
+                prepared.append(PreparedBlock(header: block.header, bytes: block.bytes, entries: block.decodedEntries))
                 last = block.header.lastIndex
                 lastTerm = block.header.termRuns.last?.term ?? previousTerm
             case .truncation(let from):
@@ -84,6 +86,20 @@ extension SegmentedLog {
             }
         }
         return prepared
+    }
+
+    /// The term of `index` in the log as it will be once `prepared` is applied.
+    ///
+    /// The latest prepared block starting at or below `index` holds it (a later block starting above it
+    /// cannot have cut it); when there is none, the log does.
+    private func term(at index: LogIndex, after prepared: [PreparedBlock]) throws -> Term {
+        if let holder = prepared.last(where: { $0.header.firstIndex <= index }) {
+            precondition(
+                !holder.header.isTruncation && index <= holder.header.lastIndex,
+                "index \(index) cut by the batch but below its end")
+            return holder.header.term(at: index)
+        }
+        return try termLocked(at: index)
     }
 
     private func validate(_ entries: [Entry], previousTerm: Term) throws {
@@ -129,6 +145,7 @@ extension SegmentedLog {
     }
 
     /// Writes prepared blocks, rolling segments as needed; one write and one fdatasync per segment touched.
+    /// MUST be called with `writeLock` held and `lock` not held.
     private func write(_ prepared: [PreparedBlock]) throws {
         var pending: [UInt8] = []
         var pendingBlocks: [(PreparedBlock, Int)] = []
@@ -166,16 +183,18 @@ extension SegmentedLog {
             if syncDirectory { try fileSystem.syncDirectory(directory) }
         } catch let error as FileSystemError {
             // Invariant: a failed sync is never retried; the durable state is unknown.
-            healthValue = .failed(error)
+            lock.withLock { healthValue = .failed(error) }
             throw LogError(.failed(error))
         }
-        active.size += pending.count
-        for (block, offset) in pendingBlocks {
-            apply(block.header, segment: active.sequence, offset: offset)
-            if let entries = block.entries {
-                cache.insert(
-                    entries, for: CacheKey(segment: active.sequence, offset: offset),
-                    weight: Int(block.header.uncompressedBytes))
+        lock.withLock {
+            active.size += pending.count
+            for (block, offset) in pendingBlocks {
+                apply(block.header, segment: active.sequence, offset: offset)
+                if let entries = block.entries {
+                    cache.insert(
+                        entries, for: CacheKey(segment: active.sequence, offset: offset),
+                        weight: Int(block.header.uncompressedBytes))
+                }
             }
         }
         pending.removeAll(keepingCapacity: true)
@@ -184,20 +203,21 @@ extension SegmentedLog {
 
     /// ENOSPC: cut back to the last durable size and go read-only. Anything else: failed for good.
     private func writeFailed(_ error: FileSystemError, segment: Segment) -> LogError {
-        guard error.kind == .noSpace else {
-            healthValue = .failed(error)
-            return LogError(.failed(error))
-        }
+        guard error.kind == .noSpace else { return enterFailed(error) }
         do {
             try segment.file.truncate(to: segment.size)
         } catch let truncateError as FileSystemError {
-            healthValue = .failed(truncateError)
-            return LogError(.failed(truncateError))
+            return enterFailed(truncateError)
         } catch {
             preconditionFailure("unexpected error \(error)")
         }
-        healthValue = .readOnly(error)
+        lock.withLock { healthValue = .readOnly(error) }
         return LogError(.noSpace(error))
+    }
+
+    private func enterFailed(_ error: FileSystemError) -> LogError {
+        lock.withLock { healthValue = .failed(error) }
+        return LogError(.failed(error))
     }
 
     /// Creates the next segment file with its header (made durable by the next flush and directory sync).
@@ -210,13 +230,11 @@ extension SegmentedLog {
             try file.truncate(to: 0)
             try file.write(at: 0, LogFiles.encodeSegmentHeader(sequence: sequence))
         } catch let error as FileSystemError {
-            if error.kind == .noSpace {
-                healthValue = .readOnly(error)
-                throw LogError(.noSpace(error))
-            }
-            healthValue = .failed(error)
-            throw LogError(.failed(error))
+            guard error.kind == .noSpace else { throw enterFailed(error) }
+            lock.withLock { healthValue = .readOnly(error) }
+            throw LogError(.noSpace(error))
         }
-        segments.append(Segment(sequence: sequence, path: path, file: file, size: LogFiles.segmentHeaderBytes))
+        let segment = Segment(sequence: sequence, path: path, file: file, size: LogFiles.segmentHeaderBytes)
+        lock.withLock { segments.append(segment) }
     }
 }

@@ -5,63 +5,81 @@ extension SegmentedLog {
     ///
     /// A failure here leaves the log `.failed`: the node MUST NOT answer the RPC that needed it.
     public func saveHardState(_ hardState: HardState) throws {
-        try lock.withLock {
-            try checkWritable()
-            var next = state
-            next.hardState = hardState
-            try persistState(next)
+        try writeLock.withLock {
+            let next = try lock.withLock { () throws -> LogState in
+                try checkWritable()
+                var next = state
+                next.hardState = hardState
+                return next
+            }
+            // The file I/O runs without `lock`, so readers are not held up by the syncs.
+            let failure = stateFileFailure(next)
+            try lock.withLock {
+                if let failure { throw recordStateFailure(failure) }
+                state = next
+            }
         }
     }
 
     /// Deletes whole segments whose live entries are all at or below `min(checkpoint, lastIndex - keepTail)`.
     ///
-    /// `checkpoint` MUST be durable elsewhere (a SQLite checkpoint or snapshot). Never deletes an entry above
+    /// `checkpoint` MUST be durable elsewhere (a SQLite checkpoint or snapshot). Allowed while the log is
+    /// read-only for a full disk. Never deletes an entry above
     /// `checkpoint`, never deletes the segment being written, and keeps at least `keepTailEntries` entries
     /// for slow followers. The new log start is written to the state file before any file is removed.
     @discardableResult
     public func compact(checkpoint: LogIndex, keepTailEntries: UInt64 = 0) throws -> CompactionResult {
-        try lock.withLock {
-            try checkWritable()
-            let tailStart = lastIndexValue.rawValue > keepTailEntries ? lastIndexValue.rawValue - keepTailEntries : 0
-            let plan = CompactionPlan.make(
-                segments: segmentSummaries(), logStart: state.logStart.index,
-                cutoff: LogIndex(min(checkpoint.rawValue, tailStart)))
-            guard plan.deleteCount > 0 else { return CompactionResult(deletedSegments: [], logStart: state.logStart) }
-            var next = state
-            if plan.newLogStart > state.logStart.index {
-                next.logStart = LogPosition(index: plan.newLogStart, term: try termLocked(at: plan.newLogStart))
+        try writeLock.withLock {
+            try lock.withLock {
+                // Allowed while read-only for a full disk: compaction is how space comes back.
+                if case .readOnly = healthValue {} else { try checkWritable() }
+                let tailStart =
+                    lastIndexValue.rawValue > keepTailEntries ? lastIndexValue.rawValue - keepTailEntries : 0
+                let plan = CompactionPlan.make(
+                    segments: segmentSummaries(), logStart: state.logStart.index,
+                    cutoff: LogIndex(min(checkpoint.rawValue, tailStart)))
+                guard plan.deleteCount > 0 else {
+                    return CompactionResult(deletedSegments: [], logStart: state.logStart)
+                }
+                var next = state
+                if plan.newLogStart > state.logStart.index {
+                    next.logStart = LogPosition(index: plan.newLogStart, term: try termLocked(at: plan.newLogStart))
+                }
+                next.firstSegmentSequence = segments[plan.deleteCount].sequence
+                precondition(next.logStart.index <= checkpoint, "compaction past checkpoint \(checkpoint)")
+                try persistState(next)
+                let doomed = segments[0..<plan.deleteCount]
+                let doomedSequences = Set(doomed.map(\.sequence))
+                segments.removeFirst(plan.deleteCount)
+                blocks.removeAll { doomedSequences.contains($0.segment) || $0.lastLive <= next.logStart.index }
+                cache.removeAll()
+                try unlinkSegments(Array(doomed))
+                return CompactionResult(deletedSegments: doomed.map(\.path), logStart: next.logStart)
             }
-            next.firstSegmentSequence = segments[plan.deleteCount].sequence
-            precondition(next.logStart.index <= checkpoint, "compaction past checkpoint \(checkpoint)")
-            try persistState(next)
-            let doomed = segments[0..<plan.deleteCount]
-            let doomedSequences = Set(doomed.map(\.sequence))
-            segments.removeFirst(plan.deleteCount)
-            blocks.removeAll { doomedSequences.contains($0.segment) || $0.lastLive <= next.logStart.index }
-            cache.removeAll()
-            try unlinkSegments(Array(doomed))
-            return CompactionResult(deletedSegments: doomed.map(\.path), logStart: next.logStart)
         }
     }
 
     /// Replaces the whole log with an empty one that starts after a snapshot at `snapshot`.
     ///
-    /// Call after the snapshot is installed durably. Segments are removed first and the new start written
-    /// after, so a crash in between leaves an empty log at the old start (the shell resets again).
+    /// Call after the snapshot is installed durably. The new start is written first, naming a first segment
+    /// sequence above every existing segment; so after a crash before the unlinks, the old segments are
+    /// leftovers that the next open deletes, and no old entry comes back.
     public func resetToSnapshot(_ snapshot: LogPosition) throws {
-        try lock.withLock {
-            try checkWritable()
-            let doomed = segments
-            segments.removeAll()
-            blocks.removeAll()
-            cache.removeAll()
-            try unlinkSegments(doomed)
-            var next = state
-            next.logStart = snapshot
-            next.firstSegmentSequence = (doomed.last?.sequence ?? state.firstSegmentSequence - 1) + 1
-            if next.hardState.commit < snapshot.index { next.hardState.commit = snapshot.index }
-            try persistState(next)
-            lastIndexValue = snapshot.index
+        try writeLock.withLock {
+            try lock.withLock {
+                try checkWritable()
+                let doomed = segments
+                var next = state
+                next.logStart = snapshot
+                next.firstSegmentSequence = (doomed.last?.sequence ?? state.firstSegmentSequence - 1) + 1
+                if next.hardState.commit < snapshot.index { next.hardState.commit = snapshot.index }
+                try persistState(next)
+                segments.removeAll()
+                blocks.removeAll()
+                cache.removeAll()
+                lastIndexValue = snapshot.index
+                try unlinkSegments(doomed)
+            }
         }
     }
 
@@ -86,18 +104,34 @@ extension SegmentedLog {
         }
     }
 
-    /// Writes the state file; any failure is fatal (the rename or a sync may or may not have happened).
+    /// Writes the state file and adopts it. MUST be called with both locks held.
     private func persistState(_ next: LogState) throws {
+        if let failure = stateFileFailure(next) { throw recordStateFailure(failure) }
+        state = next
+    }
+
+    /// Writes the state file; returns the failure, if any. Touches no in-memory state.
+    private func stateFileFailure(_ next: LogState) -> FileSystemError? {
         do {
             try writeStateFile(next)
+            return nil
         } catch let error as FileSystemError {
-            if error.kind == .noSpace {
-                healthValue = .readOnly(error)
-                throw LogError(.noSpace(error))
-            }
-            healthValue = .failed(error)
-            throw LogError(.failed(error))
+            return error
+        } catch {
+            preconditionFailure("unexpected error \(error)")
         }
+    }
+
+    /// ENOSPC from the write of the temp file leaves the old file in place: read-only. Anything else,
+    /// including ENOSPC reported by a sync, is fatal (the rename or a sync may or may not have happened).
+    /// MUST be called with `lock` held.
+    private func recordStateFailure(_ error: FileSystemError) -> LogError {
+        if error.kind == .noSpace && error.operation == "pwrite" {
+            healthValue = .readOnly(error)
+            return LogError(.noSpace(error))
+        }
+        healthValue = .failed(error)
+        return LogError(.failed(error))
     }
 
     /// Removes every segment of the log in `directory` and resets the log start to zero, keeping the term and

@@ -75,6 +75,9 @@ extension SegmentedLog {
     /// Raw blocks (exactly as on disk) starting with the block that holds `index`, until `maxBytes` (at least
     /// one block). The first block may start before `index`. Stops before a block that a later truncation
     /// cut short; it returns [] when the block holding `index` is such a block: send entries instead.
+    /// A follower appends each block with `appendVerifiedBlock`, which replaces its suffix from the block's
+    /// first index atomically; when that index is at or below the follower's log start it throws
+    /// `.compacted`, and the leader sends entries from `index` instead.
     public func readBlocks(from index: LogIndex, maxBytes: Int) throws -> [RawBlock] {
         try lock.withLock {
             try checkReadable()

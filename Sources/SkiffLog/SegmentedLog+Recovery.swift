@@ -40,6 +40,7 @@ extension SegmentedLog {
                 return false
             }
             try writeStateFile(LogState())
+            state = LogState()
             return true
         }
         let file = try fileSystem.open(path, create: false)
@@ -203,6 +204,13 @@ extension SegmentedLog {
             noteGap(after: expected.previous, next: lastIndexValue.next, block: nil)
             lastIndexValue = expected.previous
         }
+        if healthValue == .healthy && state.hardState.commit > lastIndexValue {
+            // Committed entries were durable once; if they are gone (a lost last segment, or a damaged last
+            // block mistaken for a torn tail), this node must not act on its log.
+            let path = segments.last?.path ?? joinPath(directory, LogFiles.stateFileName)
+            let reason = LogCorruption.Reason.missingEntries(after: lastIndexValue, next: state.hardState.commit)
+            markUntrusted(LogCorruption(file: path, offset: segments.last?.size ?? 0, reason: reason))
+        }
         report.firstIndex = state.logStart.index.next
         report.lastIndex = lastIndexValue
     }
@@ -219,7 +227,7 @@ extension SegmentedLog {
         if report.corruption == nil { report.corruption = corruption }
     }
 
-    /// Writes the state file atomically: temp file, fsync, rename, directory fsync.
+    /// Writes the state file atomically: temp file, fsync, rename, directory fsync. Does not change `state`.
     func writeStateFile(_ newState: LogState) throws {
         let temp = joinPath(directory, LogFiles.stateTempFileName)
         let file = try fileSystem.open(temp, create: true)
@@ -229,6 +237,5 @@ extension SegmentedLog {
         try file.sync()
         try fileSystem.rename(from: temp, to: joinPath(directory, LogFiles.stateFileName))
         try fileSystem.syncDirectory(directory)
-        state = newState
     }
 }

@@ -44,9 +44,13 @@ public final class SegmentedLog: @unchecked Sendable {
     public let directory: String
     let fileSystem: any FileSystem
     let options: LogOptions
+    /// Guards the in-memory state below. Held briefly; never across a write or sync of an append.
     let lock = StorageLock()
+    /// Serializes everything that changes the files (appends, hard state, compaction, reset, close).
+    /// Lock order: `writeLock`, then `lock`.
+    let writeLock = StorageLock()
 
-    // Guarded by `lock`.
+    // Guarded by `lock` (mutated only with `writeLock` held as well, except health and the cache).
     var state = LogState()
     var segments: [Segment] = []
     var blocks: [BlockRef] = []
@@ -110,12 +114,14 @@ public final class SegmentedLog: @unchecked Sendable {
 
     /// Closes the segment files. Further calls fail with `LogError.closed`.
     public func close() {
-        lock.withLock {
-            isClosed = true
-            for segment in segments { segment.file.close() }
-            segments.removeAll()
-            blocks.removeAll()
-            cache.removeAll()
+        writeLock.withLock {
+            lock.withLock {
+                isClosed = true
+                for segment in segments { segment.file.close() }
+                segments.removeAll()
+                blocks.removeAll()
+                cache.removeAll()
+            }
         }
     }
 

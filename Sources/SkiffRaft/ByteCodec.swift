@@ -20,6 +20,7 @@ public struct CodecError: Error, Hashable, Sendable, CustomStringConvertible {
         case inconsistent
     }
 
+    /// What went wrong.
     public var kind: Kind
     /// What was being decoded, for the log line.
     public var context: String

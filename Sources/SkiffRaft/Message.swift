@@ -37,23 +37,40 @@ public struct Message: Hashable, Sendable, CustomStringConvertible {
         case readIndexResponse = 13
     }
 
+    /// What the message is; see each kind for the fields it uses.
     public var kind: Kind
+    /// The sender.
     public var from: NodeID
+    /// The receiver; a message for another node is ignored.
     public var to: NodeID
+    /// The sender's term (for a pre-vote: the term it would campaign in).
     public var term: Term
+    /// Term of the entry at `index` (previous entry, last entry, or the conflict hint's term).
     public var logTerm: Term = .zero
+    /// A log position whose meaning depends on `kind`.
     public var index: LogIndex = .zero
+    /// The entries of an append.
     public var entries: [Entry] = []
+    /// The leader's commit index (bounded, in heartbeats, by what the receiver is known to hold).
     public var commit: LogIndex = .zero
+    /// Set on a refused vote, pre-vote, append or snapshot.
     public var reject: Bool = false
+    /// On a rejected append: the last index whose term can still match (fast backtracking).
     public var rejectHint: LogIndex = .zero
+    /// On a vote started by a leader transfer: receivers ignore their leader lease.
     public var forceVote: Bool = false
+    /// The ReadIndex request this message carries or answers.
     public var context: [UInt8] = []
+    /// The snapshot a `.snapshot` chunk belongs to.
     public var snapshot: SnapshotMetadata? = nil
+    /// Byte offset of `snapshotData` (or, in a response, of the next byte wanted).
     public var snapshotOffset: UInt64 = 0
+    /// One chunk of snapshot bytes, filled in by the leader's shell.
     public var snapshotData: [UInt8] = []
+    /// Set on the chunk that ends the snapshot.
     public var snapshotDone: Bool = false
 
+    /// A message with every optional field at its default.
     public init(kind: Kind, from: NodeID, to: NodeID, term: Term) {
         self.kind = kind
         self.from = from

@@ -38,6 +38,7 @@ public struct RaftConfig: Sendable {
     /// MUST be `nil` outside the simulator and its tests.
     public var injectedBug: InjectedBug? = nil
 
+    /// Defaults for everything but the identity.
     public init(id: NodeID) {
         self.id = id
     }
@@ -54,8 +55,9 @@ public struct RaftConfig: Sendable {
 /// Deliberate protocol bugs for the simulator's self-test (`skiff-sim --inject-bug NAME`). Each one breaks a
 /// rule the paper states; the simulator must catch every one.
 public enum InjectedBug: String, Sendable, CaseIterable {
-    /// Commit entries of earlier terms by counting replicas (breaks §5.4.2, Figure 8).
-    case commitPriorTermByCount = "commit-prior-term-by-count"
+    /// Heartbeats carry the leader's whole commit index instead of at most what the follower is known to hold,
+    /// so a follower with a stale suffix commits it (breaks §5.3: only entries matching the leader's commit).
+    case heartbeatCommitBeyondMatch = "heartbeat-commit-beyond-match"
     /// Grant a vote without persisting it first (breaks Figure 2, "persistent state").
     case voteWithoutPersist = "vote-without-persist"
     /// Acknowledge appended entries before they are fsynced (breaks Figure 2, "persistent state").
@@ -66,12 +68,16 @@ public enum InjectedBug: String, Sendable, CaseIterable {
     case noStepDownOnHigherTerm = "no-step-down-on-higher-term"
     /// Grant votes without the up-to-date check (breaks §5.4.1, Leader Completeness).
     case voteForStaleLog = "vote-for-stale-log"
+    /// Answer ReadIndex at once, without a heartbeat round confirming leadership (breaks thesis §6.4,
+    /// linearizable reads).
+    case readWithoutQuorum = "read-without-quorum"
 }
 
 /// A seeded SplitMix64 generator: the only randomness the core uses.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose whole output is determined by `seed`.
     public init(seed: UInt64) { state = seed }
 
     public mutating func next() -> UInt64 {
@@ -96,7 +102,9 @@ public struct RaftError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidConfigChange
     }
 
+    /// Why the request was refused.
     public var kind: Kind
+    /// The leader to redirect the client to, when known.
     public var leader: NodeID?
 
     public init(_ kind: Kind, leader: NodeID? = nil) {

@@ -55,8 +55,12 @@ extension RawNode {
 
     func campaign(transfer: Bool) {
         guard role != .leader, isPromotable else { return }
-        // A committed but unapplied membership change may remove this node: apply it before campaigning.
-        if let pending = unappliedConfigIndexes.first, pending <= log.committed { return }
+        // A committed but unapplied membership change may remove this node: apply it before campaigning
+        // (a TimeoutNow is honoured right after, in `advance`).
+        if let pending = unappliedConfigIndexes.first, pending <= log.committed {
+            campaignAfterApply = transfer
+            return
+        }
         if config.preVote && !transfer {
             becomePreCandidate()
             requestVotes(kind: .preVote, term: term.next, force: false)
@@ -120,6 +124,7 @@ extension RawNode {
         heartbeatElapsed = 0
         randomizedElectionTimeout = config.electionTick + Int.random(in: 0..<config.electionTick, using: &rng)
         leadTransferee = nil
+        campaignAfterApply = false
         votes = [:]
         pendingReads = []
         readsAwaitingTermCommit = []
@@ -156,7 +161,8 @@ extension RawNode {
             var peer = Progress(
                 next: log.lastIndex.next, maxInflightMsgs: config.maxInflightMsgs,
                 maxInflightBytes: config.maxInflightBytes)
-            peer.recentActive = true
+            // Check-quorum counts only followers heard from in this term; the leader itself is always active.
+            peer.recentActive = member == id
             if member == id { peer.match = log.stableLastIndex }
             progress[member] = peer
         }

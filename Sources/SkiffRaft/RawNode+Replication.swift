@@ -165,7 +165,7 @@ extension RawNode {
         matches.sort(by: >)
         let quorumIndex = matches[confState.quorum - 1]
         guard quorumIndex > log.committed else { return false }
-        if log.term(quorumIndex) != term && config.injectedBug != .commitPriorTermByCount { return false }
+        if log.term(quorumIndex) != term { return false }
         commit(to: quorumIndex)
         return true
     }
@@ -182,7 +182,8 @@ extension RawNode {
         for member in confState.members where member != id {
             guard let peerProgress = progress[member] else { continue }
             var heartbeat = message(.heartbeat, to: member)
-            heartbeat.commit = min(peerProgress.match, log.committed)
+            let bounded = config.injectedBug != .heartbeatCommitBeyondMatch
+            heartbeat.commit = bounded ? min(peerProgress.match, log.committed) : log.committed
             heartbeat.context = context
             send(heartbeat)
         }

@@ -43,6 +43,8 @@ public final class RawNode {
     var previousHardState: HardState
     var lastCompactionHint: LogIndex
     var readyOutstanding = false
+    /// A TimeoutNow arrived while a committed membership change was unapplied: campaign once it is applied.
+    var campaignAfterApply = false
     /// With an injected bug only: the first invariant the core saw broken (instead of trapping).
     public internal(set) var coreViolation: String?
 
@@ -167,6 +169,10 @@ public final class RawNode {
         if let applied = ready.committedEntries.last?.index, applied > log.applied {
             log.applied(to: applied)
             applyConfigChanges()
+        }
+        if campaignAfterApply {
+            campaignAfterApply = false
+            campaign(transfer: true)
         }
         if role == .leader {
             // Invariant: the leader counts itself towards a quorum only for entries it has made durable.

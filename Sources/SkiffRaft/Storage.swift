@@ -35,6 +35,7 @@ public final class MemoryStorage: RaftStorage {
     /// Entries after the snapshot; `log[0]` has index `snapshotMetadata.index + 1`.
     private var log: [Entry] = []
 
+    /// An empty log with the given persisted state (a node's first start, or a test).
     public init(confState: ConfState = ConfState(), hardState: HardState = HardState()) {
         self.hardState = hardState
         self.confState = confState

@@ -5,6 +5,7 @@ enum SimEvent {
     case tick(node: Int)
     case deliver(Message)
     case fsyncDone(node: Int, incarnation: Int)
+    case crash(node: Int, incarnation: Int)
     case restart(node: Int)
     case resume(node: Int)
     case fault

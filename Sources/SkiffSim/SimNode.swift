@@ -22,6 +22,8 @@ final class SimNode {
     /// Microseconds an fsync takes on this node's disk right now.
     var fsyncMicros: ClosedRange<UInt64> = 50...2_000
     var wasLeaderInTerm: Term?
+    /// Reads answered by the core, waiting until the machine has applied through their index.
+    var pendingReads: [(id: UInt64, index: LogIndex)] = []
 
     init(id: NodeID, index: Int) {
         self.id = id
@@ -36,6 +38,7 @@ final class SimNode {
         pendingReady = nil
         inbox = []
         staging = []
+        pendingReads = []
         paused = false
         incarnation += 1
         disk.crash(random: &random)

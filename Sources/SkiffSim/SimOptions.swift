@@ -62,6 +62,8 @@ public struct SimResult: Sendable {
     public var leaderElections: Int
     public var crashes: Int
     public var snapshotsInstalled: Int
+    public var membershipChanges: Int
+    public var readsServed: Int
     /// The event log when `options.verbose`.
     public var log: [String]
 
@@ -69,6 +71,6 @@ public struct SimResult: Sendable {
         let hash = "0x" + String(traceHash, radix: 16)
         return "seed \(options.seed) nodes \(options.nodeCount): \(failure == nil ? "ok" : "FAIL") trace=\(hash) "
             + "events=\(events) acked=\(proposalsAcknowledged) elections=\(leaderElections) crashes=\(crashes) "
-            + "snapshots=\(snapshotsInstalled)"
+            + "snapshots=\(snapshotsInstalled) membership=\(membershipChanges) reads=\(readsServed)"
     }
 }

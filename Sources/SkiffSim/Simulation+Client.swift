@@ -4,6 +4,7 @@ import SkiffRaft
 extension Simulation {
     func runClient() {
         queue.schedule(.client, at: now + options.tickMicros)
+        if healed && options.nodeCount == 5 { changeMembership(restoring: true) }
         if !healed {
             let mean = Double(options.tickMicros) / Double(options.proposalMeanMicros)
             var count = Int(mean)
@@ -15,6 +16,7 @@ extension Simulation {
                 submit(id)
             }
         }
+        if !healed && random.chance(Self.readRate) { issueRead() }
         pendingIDs.removeAll { acknowledged.contains($0) }
         var resubmitted = 0
         for id in pendingIDs where resubmitted < Self.resubmitsPerEventMax {
@@ -22,6 +24,22 @@ extension Simulation {
             resubmitted += 1
             submit(id)
         }
+    }
+
+    /// Asks a random node for a linearizable read (ReadIndex); it must observe every acknowledged proposal.
+    private func issueRead() {
+        // Half the reads go to a node that believes it leads (as clients that cached the leader do), which is
+        // where a deposed leader that has not noticed yet would answer stale data.
+        let leaders = nodes.filter { $0.raft?.role == .leader }
+        let node = !leaders.isEmpty && random.chance(0.5) ? random.pick(leaders) : random.pick(nodes)
+        guard let raft = node.raft, !node.paused else { return }
+        let id = nextReadID
+        nextReadID += 1
+        guard (try? raft.readIndex(context: SimStateMachine.payload(id: id, padding: 0))) != nil else { return }
+        readsRequired[id] = acknowledgedPrefix
+        trace.mix(11, id, UInt64(node.index))
+        record("read \(id) at \(node.id) needs \(acknowledgedPrefix)")
+        pump(node)
     }
 
     /// Sends proposal `id` to a random node, following its leader hint once (as a client follows NOT_LEADER).
@@ -47,8 +65,12 @@ extension Simulation {
                     + "pending=\(node.pendingReady != nil) paused=\(node.paused)")
         }
         let bound = "within \(options.livenessTicks) ticks after healing"
-        guard nodes.contains(where: { $0.raft?.role == .leader }) else {
+        guard let leader = nodes.first(where: { $0.raft?.role == .leader })?.raft else {
             fail("liveness", "no leader \(bound)")
+            return
+        }
+        guard leader.confState.voters.count == options.nodeCount else {
+            fail("liveness", "membership not restored \(bound): \(leader.confState)")
             return
         }
         pendingIDs.removeAll { acknowledged.contains($0) }

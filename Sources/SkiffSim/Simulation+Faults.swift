@@ -21,17 +21,18 @@ extension Simulation {
     /// One random fault, then the next one is scheduled until the fault phase ends.
     func injectFault() {
         guard !healed else { return }
-        let action = random.int(0...9)
+        let action = random.int(0...11)
         trace.mix(8, UInt64(action))
         switch action {
         case 0, 1: partitionSymmetric()
         case 2: partitionOneWay()
         case 3: blockedLinks = []
         case 4, 5: crashRandomNode()
-        case 6: pauseRandomNode()
-        case 7: slowDownRandomDisk()
-        case 8: changeNetworkQuality()
-        default: transferLeadership()
+        case 6, 7: pauseRandomNode()
+        case 8: slowDownRandomDisk()
+        case 9: changeNetworkQuality()
+        case 10: transferLeadership()
+        default: if options.nodeCount == 5 { changeMembership(restoring: false) }
         }
         let gap = random.uint((options.faultMeanMicros / 2)...(options.faultMeanMicros * 3 / 2))
         queue.schedule(.fault, at: now + gap)
@@ -66,11 +67,13 @@ extension Simulation {
     }
 
     private func pauseRandomNode() {
-        let node = random.pick(nodes)
+        // Half the pauses hit the leader: a leader stopped past its lease is the classic stale-leader case.
+        let leaders = nodes.filter { $0.raft?.role == .leader }
+        let node = !leaders.isEmpty && random.chance(0.5) ? random.pick(leaders) : random.pick(nodes)
         guard node.isUp, !node.paused else { return }
         node.paused = true
         record("pause \(node.id)")
-        queue.schedule(.resume(node: node.index), at: now + random.uint(20_000...300_000))
+        queue.schedule(.resume(node: node.index), at: now + random.uint(20_000...600_000))
     }
 
     private func slowDownRandomDisk() {
@@ -111,5 +114,29 @@ extension Simulation {
             if !node.isUp { restart(node) }
             resume(node)
         }
+    }
+
+    /// One step of membership churn on a 5-node cluster: remove a voter (perhaps the leader itself), add a
+    /// removed node back as a learner, or promote a learner. After healing, only the restoring steps run, until
+    /// every node is a voter again.
+    func changeMembership(restoring: Bool) {
+        guard let leader = nodes.first(where: { $0.raft?.role == .leader && !$0.paused }), let raft = leader.raft
+        else { return }
+        let conf = raft.confState
+        let change: ConfChange
+        if let learner = conf.learners.first {
+            change = ConfChange(.addVoter, learner)
+        } else if let outsider = nodes.map(\.id).first(where: { !conf.isMember($0) }) {
+            change = ConfChange(.addLearner, outsider)
+        } else if !restoring && conf.voters.count == options.nodeCount {
+            change = ConfChange(.removeNode, random.pick(conf.voters))
+        } else {
+            return
+        }
+        guard (try? raft.proposeConfigChange(change)) != nil else { return }
+        membershipChanges += 1
+        trace.mix(10, UInt64(change.kind.rawValue), change.node.rawValue)
+        record("membership \(change) by \(leader.id)")
+        pump(leader)
     }
 }

@@ -8,6 +8,10 @@ extension Simulation {
         let ready = raft.ready()
         trace.mix(3, UInt64(node.index), UInt64(ready.entries.count), UInt64(ready.committedEntries.count))
         for message in ready.messagesNow { sendFromShell(message, node: node) }
+        for state in ready.readStates {
+            guard let id = SimStateMachine.proposalID(state.context) else { continue }
+            node.pendingReads.append((id, state.index))
+        }
         for chunk in ready.snapshotChunks {
             if chunk.offset == 0 { node.staging = [] }
             guard UInt64(node.staging.count) == chunk.offset else {
@@ -24,6 +28,12 @@ extension Simulation {
         if ready.mustSync {
             let latency = random.uint(node.fsyncMicros)
             queue.schedule(.fsyncDone(node: node.index, incarnation: node.incarnation), at: now + latency)
+            let rate = ready.hardState != nil ? Self.crashInElectionFsyncWindowRate : Self.crashInFsyncWindowRate
+            if !healed && random.chance(rate) {
+                // Crash inside the fsync window and come back quickly, while the election is still on.
+                queue.schedule(.crash(node: node.index, incarnation: node.incarnation), at: now + latency / 2)
+                queue.schedule(.restart(node: node.index), at: now + latency / 2 + random.uint(100...5_000))
+            }
         } else {
             complete(node, ready)
         }
@@ -40,7 +50,8 @@ extension Simulation {
             guard node.machine.appliedIndex == snapshot.index else {
                 fail(
                     "snapshot-integrity",
-                    "\(node.id) installed \(snapshot) but its \(node.staging.count) bytes restore \(node.machine.appliedIndex)"
+                    "\(node.id) installed \(snapshot) but its \(node.staging.count) bytes restore "
+                        + "\(node.machine.appliedIndex)"
                 )
                 return
             }
@@ -58,7 +69,7 @@ extension Simulation {
         if let hardState = ready.hardState { node.storage.setHardState(hardState) }
         if let confState = ready.confState { node.storage.setConfState(confState) }
         for message in ready.messagesAfterPersist { sendFromShell(message, node: node) }
-        guard apply(ready.committedEntries, on: node) else { return }
+        guard apply(ready.committedEntries, on: node), serveReads(on: node) else { return }
         raft.advance(ready)
         maybeCompact(node)
         pump(node)
@@ -76,7 +87,26 @@ extension Simulation {
                 return false
             }
             if let id = newProposal, acknowledged.insert(id).inserted {
+                acknowledgedPrefix = max(acknowledgedPrefix, node.machine.order.count)
                 record("ack \(id) by \(node.id) at \(entry.index)")
+            }
+        }
+        return true
+    }
+
+    /// Serves the reads whose index the machine has reached. A linearizable read sees every proposal that was
+    /// acknowledged before the read was issued.
+    private func serveReads(on node: SimNode) -> Bool {
+        while let read = node.pendingReads.first, read.index <= node.machine.appliedIndex {
+            node.pendingReads.removeFirst()
+            guard let required = readsRequired.removeValue(forKey: read.id) else { continue }
+            readsServed += 1
+            if node.machine.order.count < required {
+                fail(
+                    "linearizable-read",
+                    "\(node.id) served read \(read.id) at \(read.index) seeing \(node.machine.order.count) proposals; "
+                        + "\(required) were acknowledged before it was issued")
+                return false
             }
         }
         return true
@@ -134,10 +164,13 @@ extension Simulation {
     func resume(_ node: SimNode) {
         guard node.paused else { return }
         node.paused = false
+        record("resume \(node.id)")
         let inbox = node.inbox
         node.inbox = []
-        for message in inbox where node.raft != nil {
-            node.raft?.step(message)
+        // The messages that queued up while the process was stopped are read over the next moments, so client
+        // requests and timers interleave with them (a resumed leader may act before it learns it was deposed).
+        for message in inbox {
+            queue.schedule(.deliver(message), at: now + random.uint(0...10_000))
         }
         pump(node)
     }

@@ -26,14 +26,38 @@ public final class Simulation {
     var pendingIDs: [UInt64] = []
     var lastSubmit: [UInt64: SimTime] = [:]
     var acknowledged: Set<UInt64> = []
+    /// Proposals in `checker.globalOrder` up to the last acknowledged one: a read that starts now must see
+    /// at least this many.
+    var acknowledgedPrefix = 0
+    var nextReadID: UInt64 = 1
+    /// For each read in flight: how many proposals it must observe (linearizability).
+    var readsRequired: [UInt64: Int] = [:]
+    var readsServed = 0
+    /// The cluster's Raft settings, drawn once per seed so that the sweep covers many of them.
+    var profile = RaftConfig(id: NodeID(1))
     // Statistics.
     var crashes = 0
     var snapshotsInstalled = 0
+    var membershipChanges = 0
 
-    /// Milliseconds after which the client resubmits an unacknowledged proposal.
-    static let resubmitMicros: SimTime = 150_000
+    /// Microseconds after which the client resubmits an unacknowledged proposal.
+    static let resubmitMicros: SimTime = 400_000
     /// At most this many resubmissions per client event.
-    static let resubmitsPerEventMax = 16
+    static let resubmitsPerEventMax = 8
+    /// The chance that a node crashes between writing a Ready and its fsync completing (the window in which
+    /// an unsynced write is lost or torn).
+    static let crashInFsyncWindowRate = 0.01
+    /// The same chance for a Ready that changes the term or the vote: elections are rare, and this window is
+    /// where a vote that was not made durable does its damage.
+    static let crashInElectionFsyncWindowRate = 0.3
+    /// A run processes at most this many events (a normal run needs about 10,000).
+    static let eventsMax = 400_000
+    /// At most this many events may be pending at once.
+    static let queuedEventsMax = 50_000
+    /// The chance per client event (every tick) of issuing a linearizable read.
+    static let readRate = 0.5
+    /// The leader refuses proposals beyond this many uncommitted entries (back-pressure on the client).
+    static let uncommittedEntriesMax = 256
 
     public init(options: SimOptions) {
         self.options = options
@@ -50,15 +74,26 @@ public final class Simulation {
             eventCount += 1
             handle(event)
             checkAfterEvent()
+            if eventCount > Self.eventsMax || queue.count > Self.queuedEventsMax {
+                fail(
+                    "bounded-work", "\(eventCount) events processed, \(queue.count) queued: a message storm or livelock"
+                )
+            }
         }
         if failure == nil { checkAtEnd() }
         return SimResult(
             options: options, traceHash: trace.value, failure: failure, events: eventCount,
             proposalsAcknowledged: acknowledged.count, leaderElections: checker.elections, crashes: crashes,
-            snapshotsInstalled: snapshotsInstalled, log: log)
+            snapshotsInstalled: snapshotsInstalled, membershipChanges: membershipChanges, readsServed: readsServed,
+            log: log)
     }
 
     private func start() {
+        profile.heartbeatTick = random.int(1...3)
+        profile.maxSizePerMsg = random.pick([128, 512, 4_096])
+        profile.maxInflightMsgs = random.pick([2, 4, 16])
+        profile.maxInflightBytes = profile.maxSizePerMsg * random.int(2...8)
+        profile.preVote = random.int(0...3) > 0
         for index in 0..<options.nodeCount {
             let node = SimNode(id: NodeID(UInt64(index + 1)), index: index)
             nodes.append(node)
@@ -74,10 +109,12 @@ public final class Simulation {
         var config = RaftConfig(id: node.id)
         config.voters = (1...options.nodeCount).map { NodeID(UInt64($0)) }
         config.electionTick = 10
-        config.heartbeatTick = 2
-        config.maxInflightMsgs = 4
-        config.maxSizePerMsg = 512
-        config.maxInflightBytes = 4_096
+        config.heartbeatTick = profile.heartbeatTick
+        config.maxInflightMsgs = profile.maxInflightMsgs
+        config.maxSizePerMsg = profile.maxSizePerMsg
+        config.maxInflightBytes = profile.maxInflightBytes
+        config.preVote = profile.preVote
+        config.maxUncommittedEntries = Self.uncommittedEntriesMax
         config.randomSeed = options.seed &+ UInt64(node.incarnation) &* 7_919
         config.injectedBug = options.injectedBug
         return config
@@ -92,6 +129,9 @@ public final class Simulation {
             guard incarnation == node.incarnation, let ready = node.pendingReady else { return }
             trace.mix(4, UInt64(index))
             complete(node, ready)
+        case .crash(let index, let incarnation):
+            guard incarnation == nodes[index].incarnation else { return }
+            crash(nodes[index])
         case .restart(let index): restart(nodes[index])
         case .resume(let index): resume(nodes[index])
         case .fault: injectFault()

@@ -13,17 +13,25 @@ public final class StateStore: @unchecked Sendable {
     /// How long SQLite waits on a lock held by another connection (milliseconds).
     public static let busyTimeoutMs: Int32 = 5_000
 
+    /// Bound on cached prepared statements (the broker uses a handful of distinct SQL strings).
+    public static let preparedStatementCountMax = 128
+
     /// The database file.
     public let path: String
     let lock = StorageLock()
     var handle: OpaquePointer?
+    /// Prepared statements by SQL text, reused across calls. Guarded by `lock`.
+    var prepared: [String: OpaquePointer] = [:]
 
     private init(path: String, handle: OpaquePointer) {
         self.path = path
         self.handle = handle
     }
 
-    deinit { if let handle { sqlite3_close_v2(handle) } }
+    deinit {
+        for statement in prepared.values { sqlite3_finalize(statement) }
+        if let handle { sqlite3_close_v2(handle) }
+    }
 
     /// Opens (creating if needed) the database at `path` in WAL mode with `synchronous=FULL`.
     public static func open(path: String) throws -> StateStore {
@@ -60,6 +68,8 @@ public final class StateStore: @unchecked Sendable {
     public func close() {
         lock.withLock {
             guard let handle else { return }
+            for statement in prepared.values { sqlite3_finalize(statement) }
+            prepared.removeAll()
             sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
             sqlite3_close_v2(handle)
             self.handle = nil
@@ -115,13 +125,14 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    /// Prepares, binds, steps to completion and finalizes one statement. MUST be called with the lock held.
+    /// Binds and steps one (cached) prepared statement to completion. MUST be called with the lock held.
     func runLocked(_ statement: SQLStatement) throws -> [[SQLValue]] {
         let db = try open()
-        var prepared: OpaquePointer?
-        let status = sqlite3_prepare_v2(db, statement.sql, -1, &prepared, nil)
-        guard status == SQLITE_OK, let prepared else { throw failure(db, status, statement.sql) }
-        defer { sqlite3_finalize(prepared) }
+        let prepared = try preparedStatement(statement.sql, db)
+        defer {
+            sqlite3_reset(prepared)
+            sqlite3_clear_bindings(prepared)
+        }
         for (position, value) in statement.bindings.enumerated() {
             let bound = bind(value, to: prepared, at: Int32(position + 1))
             guard bound == SQLITE_OK else { throw failure(db, bound, statement.sql) }
@@ -133,6 +144,23 @@ public final class StateStore: @unchecked Sendable {
             guard step == SQLITE_ROW else { throw failure(db, step, statement.sql) }
             rows.append(readRow(prepared))
         }
+    }
+
+    /// The cached prepared statement for `sql`, preparing it on first use.
+    private func preparedStatement(_ sql: String, _ db: OpaquePointer) throws -> OpaquePointer {
+        if let cached = prepared[sql] { return cached }
+        var statement: OpaquePointer?
+        let status = sqlite3_prepare_v2(db, sql, -1, &statement, nil)
+        guard status == SQLITE_OK, let statement else {
+            sqlite3_finalize(statement)
+            throw failure(db, status, sql)
+        }
+        if prepared.count >= Self.preparedStatementCountMax {
+            for old in prepared.values { sqlite3_finalize(old) }
+            prepared.removeAll()
+        }
+        prepared[sql] = statement
+        return statement
     }
 
     private func bind(_ value: SQLValue, to statement: OpaquePointer, at position: Int32) -> Int32 {

@@ -27,7 +27,7 @@ public enum ErrorCode: Hashable, Sendable, CustomStringConvertible {
     case frameTooLarge
     /// A frame could not be decoded; the connection is closed.
     case malformedFrame
-    /// The handshake named a protocol version this node does not speak, or a bad magic; closed.
+    /// The handshake named no protocol version this node speaks; closed. (A bad magic is `malformedFrame`.)
     case unsupportedVersion
     /// A request arrived before the handshake completed; closed.
     case handshakeRequired

@@ -274,7 +274,7 @@ public struct FetchResult: WireCodable, Hashable {
     }
 }
 
-/// Joins a consumer group for one topic; an empty `memberID` asks the broker to assign one.
+/// Joins a consumer group for one topic as member `memberID` (1...200 bytes, chosen by the client).
 public struct GroupJoinRequest: WireCodable, Hashable {
     public var namespace: String
     public var group: String

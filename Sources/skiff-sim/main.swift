@@ -25,11 +25,17 @@ struct SkiffSimCommand: ParsableCommand {
     @Option(help: "Ticks of the fault phase per seed.")
     var faultTicks: Int?
 
+    @Option(help: "Liveness bound in ticks after the faults heal.")
+    var livenessTicks: Int?
+
     @Flag(help: "Print every event of a single seed.")
     var verbose = false
 
     @Flag(help: "Print one line per seed.")
     var progress = false
+
+    @Flag(help: "Do not stop at the first failing seed; report how many failed (exit status 1 if any).")
+    var keepGoing = false
 
     @Flag(help: "Run the core throughput benchmark instead.")
     var bench = false
@@ -57,9 +63,11 @@ struct SkiffSimCommand: ParsableCommand {
         }
         let range = try seedRange()
         let started = Date()
+        var failures = 0
         for seed in range {
             var options = SimOptions(seed: seed, nodeCount: nodes ?? (seed % 2 == 1 ? 3 : 5), injectedBug: bug)
             if let faultTicks { options.faultTicks = faultTicks }
+            if let livenessTicks { options.livenessTicks = livenessTicks }
             options.verbose = verbose && range.count == 1
             let result = Simulation(options: options).run()
             for line in result.log { print(line) }
@@ -68,10 +76,15 @@ struct SkiffSimCommand: ParsableCommand {
                 print("FAIL seed \(seed): \(failure.invariant) violated: \(failure.detail)")
                 print("trace hash: 0x\(String(result.traceHash, radix: 16))")
                 print("replay: \(options.replayCommand)")
-                throw ExitCode(1)
+                failures += 1
+                if !keepGoing { throw ExitCode(1) }
             }
         }
         let seconds = Date().timeIntervalSince(started)
+        if failures > 0 {
+            print("skiff-sim: \(failures) of \(range.count) seeds failed")
+            throw ExitCode(1)
+        }
         print("skiff-sim: \(range.count) seeds passed in \(String(format: "%.1f", seconds)) s")
     }
 

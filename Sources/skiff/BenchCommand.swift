@@ -2,10 +2,23 @@ import ArgumentParser
 import Foundation
 import SkiffClient
 
-/// `skiff bench`: publish (and optionally consume) load against a cluster, with confirm-latency percentiles.
+/// `skiff bench`: cluster load (the default) and component benchmarks.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Benchmarks: cluster load (default), and component benchmarks.",
+        subcommands: [
+            BenchClusterCommand.self
+                // storage/broker: add BenchStorageCommand.self, BenchBrokerCommand.self here once those branches merge.
+        ],
+        defaultSubcommand: BenchClusterCommand.self)
+}
+
+/// `skiff bench [cluster]`: publish (and optionally consume) load against a cluster, with confirm-latency
+/// percentiles.
+struct BenchClusterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
         abstract: "Load a cluster: msgs/s, MB/s and confirm latency p50/p99/p999.",
         discussion: """
             Defaults match the anchors' workload: 1 KiB bodies, one connection, at most 1000 unconfirmed, 100k
@@ -59,9 +72,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// Declares the queue and warms every connection up (producer id, leader connection), outside the timing.
     private func prepare(_ clients: [SkiffClient]) async throws {
-        do {
-            try await clients[0].declareQueue(queue)
-        } catch let error as SkiffClientError where error.code == .alreadyExists {}
+        try await clients[0].declaring(namespace: options.namespace) {
+            do {
+                try await clients[0].declareQueue(queue)
+            } catch let error as SkiffClientError where error.code == .alreadyExists {}
+        }
         for client in clients { _ = try await client.producerID() }
     }
 
@@ -154,9 +169,9 @@ struct BenchCommand: AsyncParsableCommand {
             Swift.print(
                 String(
                     format:
-                        "failover: leader %d SIGKILLed; next confirm after %.1f ms (first publish sent after the kill "
-                        + "confirmed after %.1f ms)", (failover["killedLeader"] as? UInt64).map(Int.init) ?? 0,
-                    number("killToNextConfirmMs", in: failover), number("killToFirstNewConfirmMs", in: failover)))
+                        "failover: leader %d SIGKILLed; next confirmed publish after %.1f ms (longest confirm gap "
+                        + "after the kill %.1f ms)", (failover["killedLeader"] as? UInt64).map(Int.init) ?? 0,
+                    number("killToNextConfirmMs", in: failover), number("longestConfirmGapAfterKillMs", in: failover)))
         }
         if let consume = report["consume"] as? [String: Any] {
             Swift.print(
@@ -201,24 +216,21 @@ struct PublishRun {
         ]
     }
 
-    /// The kill-to-next-confirm time: the end of the longest confirm stall at or after the kill, measured from
-    /// the kill; and, more conservatively, the first confirm of a publish sent after the kill.
+    /// The kill-to-next-confirm time: when the first publish sent after the kill was confirmed. (Confirms
+    /// read just after the kill may be answers the dead leader sent before it died, so they do not count.)
+    /// Also the longest gap between consecutive confirms after the kill, for context.
     func failoverReport(killedAt kill: ContinuousClock.Instant, leader: UInt64) -> [String: Any] {
-        let ends = confirms.map(\.end).sorted()
-        var stallEnd: ContinuousClock.Instant?
+        var report: [String: Any] = ["killedLeader": leader]
+        if let firstNew = confirms.filter({ $0.start >= kill }).map(\.end).min() {
+            report["killToNextConfirmMs"] = Double((firstNew - kill).nanoseconds) / 1e6
+        }
         var longest: Duration = .zero
         var previous = kill
-        for end in ends where end > kill {
-            if end - previous > longest {
-                longest = end - previous
-                stallEnd = end
-            }
+        for end in confirms.map(\.end).sorted() where end > kill {
+            longest = max(longest, end - previous)
             previous = end
         }
-        let firstNew = confirms.filter { $0.start >= kill }.map(\.end).min()
-        var report: [String: Any] = ["killedLeader": leader]
-        if let stallEnd { report["killToNextConfirmMs"] = Double((stallEnd - kill).nanoseconds) / 1e6 }
-        if let firstNew { report["killToFirstNewConfirmMs"] = Double((firstNew - kill).nanoseconds) / 1e6 }
+        report["longestConfirmGapAfterKillMs"] = Double(longest.nanoseconds) / 1e6
         return report
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SkiffClient
 
 /// Options every client command takes.
@@ -31,7 +32,9 @@ struct ClientOptions: ParsableArguments {
     func makeClient(role: ClientRole = .admin) throws -> SkiffClient {
         let configuration = SkiffClient.Configuration(
             clientID: "skiff-cli", role: role, defaultNamespace: namespace, requestTimeoutMs: timeout.milliseconds)
-        return try SkiffClient(seeds: try seeds(), configuration: configuration)
+        var logger = Logger(label: "skiff.cli")
+        logger.logLevel = .warning
+        return try SkiffClient(seeds: try seeds(), configuration: configuration, logger: logger)
     }
 }
 
@@ -79,5 +82,20 @@ enum Output {
     /// A body for display: UTF-8 when it is valid text.
     static func bodyText(_ body: [UInt8]) -> String {
         String(validating: body, as: UTF8.self) ?? Data(body).base64EncodedString()
+    }
+}
+
+extension SkiffClient {
+    /// Runs a declaration; when the namespace does not exist yet, creates it and runs the declaration again,
+    /// so `skiff queue create q` works on a fresh cluster.
+    func declaring(namespace: String, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as SkiffClientError where error.code == .unknownNamespace {
+            do {
+                try await createNamespace(namespace)
+            } catch let error as SkiffClientError where error.code == .alreadyExists {}
+            try await body()
+        }
     }
 }

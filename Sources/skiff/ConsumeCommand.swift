@@ -31,7 +31,8 @@ struct ConsumeCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try options.makeClient(role: .client)
         defer { client.close() }
-        let consumer = client.consume(queue: queue, prefetch: prefetch)
+        // Never lease more than will be handled: leases taken beyond --count would come back redelivered.
+        let consumer = client.consume(queue: queue, prefetch: min(prefetch, UInt32(clamping: count ?? Int.max)))
         let limit = count ?? Int.max
         let idleMs = follow ? nil : idle.milliseconds
         let received = try await withThrowingTaskGroup(of: Int.self) { group in

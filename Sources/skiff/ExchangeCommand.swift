@@ -41,7 +41,9 @@ struct ExchangeCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try options.makeClient()
             defer { client.close() }
-            try await client.declareExchange(name, type: type ?? .direct, alternateExchange: alternateExchange)
+            try await client.declaring(namespace: options.namespace) {
+                try await client.declareExchange(name, type: type ?? .direct, alternateExchange: alternateExchange)
+            }
             options.json ? Output.json(["created": name]) : print("exchange \(name) declared")
         }
     }

@@ -14,7 +14,8 @@ struct PublishCommand: AsyncParsableCommand {
     @Argument(help: "The queue (or, with --exchange, the exchange).") var target: String
     @Argument(help: "The body; read from standard input when omitted and --size is not given.") var body: String?
     @Flag(help: "Publish to the exchange named by the first argument.") var exchange = false
-    @Option(help: "Routing key (exchanges).") var key: String = ""
+    @Option(help: "Routing key with --exchange; on a queue publish it is kept as the header 'key'.")
+    var key: String?
     @Option(help: "How many messages to publish.") var count: Int = 1
     @Option(help: "Use a generated body of this many bytes.") var size: Int?
     @Option(help: "Priority 0-9.") var priority: UInt8 = 0
@@ -31,9 +32,9 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         let message = OutgoingMessage(
-            body: try resolveBody(), headers: try parseHeaders(headers), priority: priority,
+            body: try resolveBody(), headers: try messageHeaders(), priority: priority,
             ttlMs: ttl.map { UInt64($0.milliseconds) }, delayMs: delay.map { UInt64($0.milliseconds) })
-        let destination: PublishTarget = exchange ? .exchange(target, routingKey: key) : .queue(target)
+        let destination: PublishTarget = exchange ? .exchange(target, routingKey: key ?? "") : .queue(target)
         let client = try options.makeClient(role: .client)
         defer { client.close() }
         let json = options.json
@@ -48,6 +49,12 @@ struct PublishCommand: AsyncParsableCommand {
 
     static func report(_ id: MessageID, json: Bool) {
         json ? Output.json(["id": id.rawValue]) : print(id.rawValue)
+    }
+
+    private func messageHeaders() throws -> [String: String] {
+        var parsed = try parseHeaders(headers)
+        if !exchange, let key { parsed["key"] = key }
+        return parsed
     }
 
     private func resolveBody() throws -> [UInt8] {

@@ -54,7 +54,9 @@ struct QueueCommand: AsyncParsableCommand {
                 leaseMs: lease.map { UInt32(clamping: $0.milliseconds) })
             let client = try options.makeClient()
             defer { client.close() }
-            try await client.declareQueue(name, arguments: arguments)
+            try await client.declaring(namespace: options.namespace) {
+                try await client.declareQueue(name, arguments: arguments)
+            }
             options.json ? Output.json(["created": name]) : print("queue \(name) declared")
         }
     }

@@ -26,7 +26,9 @@ struct TopicCommand: AsyncParsableCommand {
                 retentionBytes: retentionBytes, compacted: compact)
             let client = try options.makeClient()
             defer { client.close() }
-            try await client.createTopic(name, config: config)
+            try await client.declaring(namespace: options.namespace) {
+                try await client.createTopic(name, config: config)
+            }
             options.json ? Output.json(["created": name]) : print("topic \(name) created")
         }
     }

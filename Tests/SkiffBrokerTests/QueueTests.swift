@@ -285,3 +285,33 @@ func queueHarness(_ queues: [(String, QueueArguments)] = [("q", QueueArguments()
     let (result, events) = h.machine.apply(.tick, index: h.index, time: h.time)
     #expect(result.error?.code == .alreadyApplied && events.isEmpty)
 }
+
+/// A single active consumer that lets a lease lapse loses the queue to the next consumer.
+@Test func singleActiveConsumerLapse() {
+    var h = queueHarness([("q", QueueArguments(singleActiveConsumer: true))])
+    h.publish("q", ["1", "2"])
+    _ = h.receive("q", consumer: "a", max: 1, visibilityMs: 100, at: 1_000)
+    h.ok(.tick, at: 1_100)
+    #expect(h.stats("q").activeConsumer == nil)
+    let next = h.receive("q", consumer: "b", max: 5)
+    #expect(next.map(text) == ["1", "2"] && next[0].deliveryCount == 2)
+    #expect(h.machine.invariantViolations() == [])
+}
+
+/// Sub-commands of a batch succeed or fail independently, each with its own result, in order.
+@Test func batchResultsAreIndependent() {
+    var h = queueHarness()
+    let good = Command.publish(
+        PublishRequest(namespace: "ns", target: .queue("q"), messages: [OutgoingMessage(body: [1])]))
+    let bad = Command.publish(
+        PublishRequest(namespace: "ns", target: .queue("none"), messages: [OutgoingMessage(body: [1])]))
+    guard case .batch(let results) = h.ok(.batch([good, bad, good])) else {
+        Issue.record("batch returned something else")
+        return
+    }
+    #expect(results.count == 3)
+    #expect(results[0].error == nil && results[1].error?.code == .queueNotFound && results[2].error == nil)
+    #expect(h.stats("q").ready == 2)
+    #expect(h.events == [.messagesAvailable(namespace: "ns", queue: "q", ready: 2)])
+    #expect(h.code(.batch([.batch([.batch([.tick])])])) == nil)  // inner depth error is a sub-result
+}

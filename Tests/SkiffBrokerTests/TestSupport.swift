@@ -31,7 +31,6 @@ final class FakeStore: PayloadSource, @unchecked Sendable {
                 tables[table, default: [:]][statement.bindings[0]] = statement.bindings
             } else if statement.sql.hasPrefix("DELETE FROM ") {
                 let table = String(words[2])
-                precondition(tables[table]?[statement.bindings[0]] != nil || table == "broker_payloads" || true)
                 tables[table]?[statement.bindings[0]] = nil
             } else {
                 preconditionFailure("unexpected statement \(statement.sql)")
@@ -80,11 +79,7 @@ struct Harness {
     }
 
     @discardableResult
-    mutating func ok(
-        _ command: Command, at time: Int64? = nil, sourceLocation: SourceLocationStub = .init()
-    )
-        -> ResultValue
-    {
+    mutating func ok(_ command: Command, at time: Int64? = nil) -> ResultValue {
         switch run(command, at: time) {
         case .ok(let value): return value
         case .error(let error): preconditionFailure("\(command) failed: \(error)")
@@ -127,8 +122,5 @@ struct Harness {
         try! machine.queueStats(namespace: namespace, queue: queue)
     }
 }
-
-/// Placeholder so `ok(_:)` keeps a stable signature if source locations are threaded through later.
-struct SourceLocationStub {}
 
 func text(_ message: DeliveredMessage) -> String { String(decoding: message.body, as: UTF8.self) }

@@ -116,7 +116,30 @@ struct Workload {
             return random.chance(50)
                 ? .declareQueue(namespace: "ns", queue: "tmp", arguments: QueueArguments(deadLetterQueue: "tmp"))
                 : .deleteQueue(namespace: "ns", queue: "tmp", ifEmpty: random.chance(50))
+        case 97: return adminChurn()
         default: return .tick
+        }
+    }
+
+    /// Deletes and recreates entities that other commands use: the compacted topic, the headers exchange and its
+    /// binding, a binding of the temporary queue.
+    mutating func adminChurn() -> Command {
+        switch random.below(6) {
+        case 0: return .deleteTopic(namespace: "ns", topic: "c")
+        case 1:
+            return .createTopic(
+                namespace: "ns", topic: "c",
+                arguments: TopicArguments(partitions: 2, compact: true, tombstoneRetentionMs: 500))
+        case 2: return .deleteExchange(namespace: "ns", exchange: "hdr")
+        case 3:
+            return .batch([
+                .declareExchange(namespace: "ns", exchange: "hdr", kind: .headers, alternateExchange: "fan"),
+                .bind(
+                    namespace: "ns", exchange: "hdr", queue: "q1", bindingKey: "",
+                    headers: HeadersMatch(matchAll: true, headers: [Header("k", "1")])),
+            ])
+        case 4: return .bind(namespace: "ns", exchange: "fan", queue: "tmp", bindingKey: "", headers: nil)
+        default: return .deleteGroup(group)
         }
     }
 

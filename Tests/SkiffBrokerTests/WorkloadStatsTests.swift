@@ -45,6 +45,7 @@ struct WorkloadTally {
     for kind in ["messagesAvailable", "leasesExpired", "groupRebalanced", "checkback", "recordsAppended"] {
         #expect((events[kind] ?? 0) > 0, "workload never emitted \(kind): \(events)")
     }
+    #expect(machine.invariantViolations() == [])
     let dlq = try! machine.queueStats(namespace: "ns", queue: "q2")
     #expect(dlq.deadLettered > 0)
 }

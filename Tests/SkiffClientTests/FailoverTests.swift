@@ -4,10 +4,10 @@ import SkiffWire
 import Testing
 
 /// A configuration with short timeouts so failures show up fast in tests.
-func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configuration {
+func testConfiguration(requestTimeoutMs: Int64 = 10_000, pingIntervalMs: Int64 = 5_000) -> SkiffClient.Configuration {
     SkiffClient.Configuration(
-        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 500, handshakeTimeoutMs: 1_000,
-        reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50)
+        clientID: "test", requestTimeoutMs: requestTimeoutMs, connectTimeoutMs: 1_000, handshakeTimeoutMs: 1_000,
+        reconnectBackoffInitialMs: 5, reconnectBackoffMaxMs: 50, pingIntervalMs: pingIntervalMs)
 }
 
 @Suite(.timeLimit(.minutes(1))) struct FailoverTests {
@@ -22,6 +22,21 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configur
         let log = cluster.state.withLockedValue { $0.publishLog }
         #expect(log.map(\.0) == [NodeID(2)])
         #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1, 2, 3]])
+    }
+
+    /// Cluster status comes from the leader even when only a follower is a seed, and from a seed when no
+    /// leader is known.
+    @Test func clusterInfoPrefersTheLeaderView() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 2)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let info = try await client.clusterInfo()
+        #expect(info.respondingNode == NodeID(2) && info.leaderID == NodeID(2))
+        #expect(info.members.map(\.id) == [NodeID(1), NodeID(2)])
+        cluster.state.withLockedValue { $0.leader = .none }
+        let leaderless = try await client.clusterInfo()
+        #expect(leaderless.respondingNode == NodeID(1) && leaderless.leaderID == .none)
     }
 
     /// When the leader steps down, the next publish is answered NOT_LEADER and resent to the new leader with
@@ -80,6 +95,76 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configur
         #expect(Set(log.map(\.1)).count == 1, "one producer id throughout")
     }
 
+    /// The leader keeps storing but stops answering for a while, then dies: retries older than the broker's
+    /// result window come back DUPLICATE and still count as confirmed; nothing is stored twice.
+    @Test func forgottenDuplicatesCountAsConfirmed() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { state in
+            state.muteAfterPublishes = 40
+            state.crashLeaderAfterPublishes = 70
+            state.successor = NodeID(2)
+        }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration())
+        defer { client.close() }
+        let ids = try await withThrowingTaskGroup(of: MessageID.self) { group in
+            for index in 0..<120 {
+                group.addTask { try await client.publish(Array("m\(index)".utf8), to: "q") }
+            }
+            return try await group.reduce(into: [MessageID]()) { $0.append($1) }
+        }
+        let state = cluster.state.withLockedValue { $0 }
+        #expect(ids.count == 120)
+        #expect(state.messages.count == 120)
+        #expect(Set(state.messages.map(\.body)).count == 120)
+        #expect(state.errorsAnswered[.duplicate, default: 0] >= 1, "some retries fell outside the window")
+        #expect(ids.contains(MessageID(0)), "their ids are unknown")
+    }
+
+    /// A publish that fails for good consumes no sequence number at the broker; the pipelined publishes
+    /// behind it are renumbered and stored once, in order.
+    @Test func failedPublishRewindsSequences() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { $0.rejectedBodies = [Array("m5".utf8)] }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        try await client.publish(Array("first".utf8), to: "q")
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for index in 0..<20 {
+                group.addTask { (index, (try? await client.publish(Array("m\(index)".utf8), to: "q")) != nil) }
+                await Task.yield()
+            }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.filter { !$0.value }.map(\.key) == [5])
+        let stored = cluster.state.withLockedValue { $0.messages.map { String(decoding: $0.body, as: UTF8.self) } }
+        #expect(stored.count == 20)
+        #expect(Set(stored).count == 20)
+        #expect(!stored.contains("m5"))
+        #expect(cluster.state.withLockedValue { $0.errorsAnswered[.sequenceGap, default: 0] } >= 1)
+    }
+
+    /// A leader that hangs (open connection, no answers) is detected by the keepalive ping; the pending
+    /// publish moves to the new leader without any TCP error.
+    @Test func hungLeaderDetectedByPing() async throws {
+        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration(pingIntervalMs: 100))
+        defer { client.close() }
+        try await client.publish([1], to: "q")
+        cluster.node(1).hung.withLockedValue { $0 = true }
+        cluster.state.withLockedValue { $0.leader = NodeID(2) }
+        let start = ContinuousClock.now
+        try await client.publish([2], to: "q")
+        #expect(ContinuousClock.now - start < .seconds(5))
+        let log = cluster.state.withLockedValue { $0.publishLog }
+        #expect(log.last?.0 == NodeID(2))
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1], [2]])
+    }
+
     /// A consumer keeps receiving after the leader dies: unacked deliveries come back from the new leader
     /// and every message is eventually acked.
     @Test func consumerResubscribesAfterLeaderCrash() async throws {
@@ -128,8 +213,9 @@ func testConfiguration(requestTimeoutMs: Int64 = 10_000) -> SkiffClient.Configur
         defer { Task { await cluster.shutdown() } }
         cluster.state.withLockedValue { $0.swallow = [.queueDeclare] }
         let client = try SkiffClient(
-            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 300))
+            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 1_000))
         defer { client.close() }
+        try await client.ping()  // connected first, so the declare below is surely sent
         let start = ContinuousClock.now
         await #expect {
             try await client.declareQueue("q")

@@ -31,6 +31,15 @@ final class FakeCluster: Sendable {
         var duplicatesAnswered = 0
         /// After this many stored publishes the leader crashes without answering the last one.
         var crashLeaderAfterPublishes: Int?
+        /// After this many stored publishes the leader keeps storing but stops answering.
+        var muteAfterPublishes: Int?
+        /// Like the broker, only the last `resultWindow` results per (producer, target) are remembered; an
+        /// older retry is answered DUPLICATE.
+        var resultWindow: UInt64 = 8
+        /// Publishes of these bodies fail with QUEUE_FULL and, like the broker, consume no sequence number.
+        var rejectedBodies: Set<[UInt8]> = []
+        /// Errors answered, by code.
+        var errorsAnswered: [ErrorCode: Int] = [:]
         var storedPublishes = 0
         /// The node that takes over when the leader crashes.
         var successor: NodeID = .none
@@ -103,6 +112,8 @@ final class FakeNode: Sendable {
     let address: String
     let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     let dead = NIOLockedValueBox(false)
+    /// A hung node (like one under SIGSTOP) keeps its connections but answers nothing.
+    let hung = NIOLockedValueBox(false)
 
     private init(id: NodeID, cluster: FakeCluster, serverChannel: any Channel) {
         self.id = id
@@ -142,7 +153,7 @@ final class FakeNode: Sendable {
 
     /// What this node answers; nil means "no answer" (swallowed or crashed).
     func handle(_ request: Request, connection: any Channel) -> Response? {
-        if dead.withLockedValue({ $0 }) { return nil }
+        if dead.withLockedValue({ $0 }) || hung.withLockedValue({ $0 }) { return nil }
         if cluster.state.withLockedValue({ $0.swallow.contains(request.opcode) }) { return nil }
         switch request {
         case .hello:
@@ -192,6 +203,17 @@ final class FakeNode: Sendable {
             }
             scheduleDeliveries()
             return .ok
+        case .nack(let settle):
+            cluster.state.withLockedValue { state in
+                for lease in settle.leases {
+                    if let index = state.messages.firstIndex(where: { $0.id == lease.messageID }) {
+                        state.messages[index].leasedBy = nil
+                    }
+                }
+            }
+            scheduleDeliveries()
+            return .ok
+        case .extendLease: return .ok
         case .halfPrepare:
             return .halfPrepared(HalfPrepared(halfID: HalfMessageID(77), messageID: MessageID(78)))
         case .halfResolve(let resolve):
@@ -213,13 +235,23 @@ final class FakeNode: Sendable {
             let target = "\(publish.namespace)/\(publish.target.name)"
             let key = { (seq: UInt64) in "\(stamp.producerID)/\(target)/\(seq)" }
             let first = stamp.sequence.rawValue
-            if let original = state.stored[key(first)] {
-                let ids = (0..<UInt64(publish.messages.count)).map { state.stored[key(first + $0)] ?? original }
+            let last = state.lastSequence["\(stamp.producerID)/\(target)"] ?? 0
+            if first <= last {
                 state.duplicatesAnswered += 1
+                guard first + state.resultWindow > last, let original = state.stored[key(first)] else {
+                    state.errorsAnswered[.duplicate, default: 0] += 1
+                    return (.error(WireError(.duplicate, "older than the result window")), false)
+                }
+                let ids = (0..<UInt64(publish.messages.count)).map { state.stored[key(first + $0)] ?? original }
                 return (.published(PublishResult(messageIDs: ids, duplicate: true)), false)
             }
-            guard first == (state.lastSequence["\(stamp.producerID)/\(target)"] ?? 0) + 1 else {
-                return (.error(WireError(.sequenceGap, "expected next sequence")), false)
+            guard first == last + 1 else {
+                state.errorsAnswered[.sequenceGap, default: 0] += 1
+                return (.error(WireError(.sequenceGap, "expected \(last + 1)")), false)
+            }
+            if publish.messages.contains(where: { state.rejectedBodies.contains($0.body) }) {
+                state.errorsAnswered[.queueFull, default: 0] += 1
+                return (.error(WireError(.queueFull, "rejected body")), false)
             }
             var ids: [MessageID] = []
             for (offset, message) in publish.messages.enumerated() {
@@ -232,8 +264,12 @@ final class FakeNode: Sendable {
             state.lastSequence["\(stamp.producerID)/\(target)"] = first + UInt64(publish.messages.count) - 1
             state.storedPublishes += 1
             let crash = state.crashLeaderAfterPublishes.map { state.storedPublishes >= $0 } ?? false
-            if crash { state.crashLeaderAfterPublishes = nil }
-            return (.published(PublishResult(messageIDs: ids)), crash)
+            let mute = state.muteAfterPublishes.map { state.storedPublishes > $0 } ?? false
+            if crash {
+                state.crashLeaderAfterPublishes = nil
+                state.muteAfterPublishes = nil
+            }
+            return (mute ? nil : .published(PublishResult(messageIDs: ids)), crash)
         }
         if outcome.1 {
             // Stored (committed) but never answered: the client must retry and get the original result.

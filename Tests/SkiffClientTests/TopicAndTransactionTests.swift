@@ -60,3 +60,51 @@ import Testing
         #expect(cluster.state.withLockedValue { $0.aborted.count } == 1)
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct ConsumerTests {
+    /// A nacked delivery comes back with a raised delivery count, and a lease extension is accepted.
+    @Test func nackRedeliversWithHigherCount() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        try await client.publish([9], to: "q")
+        var counts: [UInt32] = []
+        for try await delivery in client.consume(queue: "q", prefetch: 1) {
+            counts.append(delivery.deliveryCount)
+            try await delivery.extendLease(byMs: 1_000)
+            if counts.count == 1 {
+                try await delivery.nack()
+            } else {
+                try await delivery.ack()
+                break
+            }
+        }
+        #expect(counts == [1, 2])
+        #expect(cluster.state.withLockedValue { $0.messages.allSatisfy(\.acked) })
+    }
+
+    /// Closing the client fails pending calls with `.closed` and ends consumers with the same error.
+    @Test func closeEndsEverything() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { $0.swallow = [.queueDeclare] }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        let consumer = client.consume(queue: "q")
+        let pending = Task { try await client.declareQueue("q") }
+        let iteration = Task {
+            for try await _ in consumer {}
+        }
+        try await Task.sleep(nanoseconds: 100_000_000)
+        client.close()
+        await #expect {
+            try await pending.value
+        } throws: { ($0 as? SkiffClientError)?.kind == .closed }
+        await #expect {
+            try await iteration.value
+        } throws: { _ in true }
+        await #expect {
+            try await client.ping()
+        } throws: { ($0 as? SkiffClientError)?.kind == .closed }
+    }
+}

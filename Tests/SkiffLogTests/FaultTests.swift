@@ -36,6 +36,7 @@ import Testing
         #expect(log.health == .untrusted(corruption))
         #expect(!log.health.mayVoteOrLead)
         #expect(log.recovery.tornTail == nil)
+        #expect(log.recovery.description.contains("\(Self.segmentPath(1)) at offset \(secondBlockOffset)"))
         #expect(try log.entries(LogIndex(1)..<LogIndex(11)) == makeEntries(1, 10, size: 100))
         #expect(throws: LogError(.untrusted(corruption))) { try log.append(makeEntries(11, 11)) }
     }
@@ -106,6 +107,27 @@ import Testing
         #expect(log.health == .healthy)
     }
 
+    /// ENOSPC while starting a new segment is a clean read-only state too: after space returns and writes
+    /// resume, the roll is retried and everything reads back after a reopen.
+    @Test func diskFullDuringSegmentRoll() throws {
+        let options = smallSegments(600)
+        let (fileSystem, log) = try makeSimLog(options: options)
+        try log.append(makeEntries(1, 6, size: 60))
+        let used = ["/data/log/state", Self.segmentPath(1)].compactMap { fileSystem.contents(of: $0)?.count }
+        fileSystem.capacityBytes = used.reduce(0, +) + 10
+        #expect(throws: LogError.self) { try log.append(makeEntries(7, 12, size: 200)) }
+        #expect(!log.health.isWritable && log.health.mayVoteOrLead)
+        #expect((fileSystem.contents(of: Self.segmentPath(2))?.count ?? -1) == 10)
+        fileSystem.capacityBytes = nil
+        log.resumeWrites()
+        try log.append(makeEntries(7, 12, size: 200))
+        #expect(fileSystem.exists(Self.segmentPath(2)))
+        log.close()
+        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem, options: options)
+        #expect(reopened.health == .healthy)
+        #expect(try allEntries(reopened) == makeEntries(1, 6, size: 60) + makeEntries(7, 12, size: 200))
+    }
+
     /// A failed fdatasync is fatal: the append fails, the log enters the permanent failed state, and no later
     /// write (append or hard state) is attempted even though the disk would now accept it.
     @Test func failedFsyncIsFatalAndNeverRetried() throws {
@@ -151,6 +173,39 @@ import Testing
         try repaired.append(makeEntries(301, 305, term: 9))
         #expect(repaired.firstIndex == LogIndex(301) && repaired.lastIndex == LogIndex(305))
         #expect(try repaired.term(at: LogIndex(300)) == Term(1))
+    }
+
+    /// When the persisted commit index is above what survives (the last block damaged so that it looks
+    /// torn), the log is untrusted instead of silently shorter.
+    @Test func tornTailBelowCommitIsCorruption() throws {
+        let (fileSystem, log) = try makeSimLog()
+        try log.append(makeEntries(1, 5))
+        try log.append(makeEntries(6, 10))
+        try log.saveHardState(HardState(term: Term(1), vote: .none, commit: LogIndex(10)))
+        log.close()
+        let segment = try #require(fileSystem.contents(of: Self.segmentPath(1)))
+        fileSystem.setContents(of: Self.segmentPath(1), to: Array(segment.dropLast(3)))
+        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        #expect(reopened.recovery.tornTail != nil)
+        #expect(reopened.recovery.corruption?.reason == .missingEntries(after: LogIndex(5), next: LogIndex(10)))
+        #expect(!reopened.health.mayVoteOrLead)
+    }
+
+    /// A crash after a snapshot reset wrote the new log start but before the old segments were unlinked
+    /// never brings old entries back.
+    @Test func interruptedResetDoesNotResurrectEntries() throws {
+        let (fileSystem, log) = try makeSimLog()
+        try log.append(makeEntries(1, 20))
+        // Syncs in a reset: state.tmp, directory (rename), directory (unlinks). Crash at the last one.
+        fileSystem.crashAtNextSync(.dropUnsynced, pathContaining: "/data/log", skipping: 2)
+        #expect(throws: LogError.self) { try log.resetToSnapshot(LogPosition(index: LogIndex(15), term: Term(1))) }
+        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        #expect(reopened.health == .healthy)
+        #expect(reopened.recovery.removedFiles == ["seg-00000000000000000001.log"])
+        #expect(reopened.logStart == LogPosition(index: LogIndex(15), term: Term(1)))
+        #expect(reopened.lastIndex == LogIndex(15))
+        try reopened.append(makeEntries(16, 17, term: 2))
+        #expect(try allEntries(reopened) == makeEntries(16, 17, term: 2))
     }
 
     /// A damaged state file makes the log untrusted instead of silently starting over.

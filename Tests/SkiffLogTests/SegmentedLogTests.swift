@@ -56,6 +56,26 @@ import Testing
         #expect(try reopened.term(at: LogIndex(37)) == Term(2))
     }
 
+    /// One batch may replace a suffix written earlier in the same batch (a follower's conflict arriving in
+    /// the same group-commit flush), and the result survives a reopen.
+    @Test func batchWithInternalOverlap() throws {
+        let (fileSystem, log) = try makeSimLog()
+        try log.append(makeEntries(1, 4))
+        let replacement = makeEntries(6, 8, term: 2, seed: 5)
+        try log.appendBatch([
+            .entries(makeEntries(5, 10)), .entries(replacement), .truncation(from: LogIndex(8)),
+            .entries(makeEntries(8, 9, term: 3, seed: 6)),
+        ])
+        let expected = makeEntries(1, 5) + replacement.prefix(2) + makeEntries(8, 9, term: 3, seed: 6)
+        #expect(try allEntries(log) == expected)
+        #expect(throws: LogError(.termRegression(LogIndex(10)))) {
+            try log.appendBatch([.entries(makeEntries(10, 10, term: 4)), .entries(makeEntries(10, 10, term: 1))])
+        }
+        fileSystem.crash()
+        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+        #expect(try allEntries(reopened) == expected)
+    }
+
     /// Terms may not go down and indexes must continue the log.
     @Test func rejectsBadAppends() throws {
         let (_, log) = try makeSimLog()
@@ -76,6 +96,31 @@ import Testing
         let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
         #expect(reopened.hardState == saved)
         #expect(!fileSystem.exists("/data/log/state.tmp"))
+    }
+
+    /// A crash at any point of a hard-state save (torn temp file at every byte, or before the rename is
+    /// durable) leaves either the old or the new hard state, never a damaged one.
+    @Test func hardStateSaveIsAtomicUnderCrashes() throws {
+        let old = HardState(term: Term(4), vote: NodeID(1), commit: LogIndex(0))
+        let new = HardState(term: Term(5), vote: NodeID(2), commit: LogIndex(0))
+        for keep in 0...64 {
+            let (fileSystem, log) = try makeSimLog()
+            try log.saveHardState(old)
+            fileSystem.crashAtNextSync(.keepUnsyncedBytes(path: "/data/log/state.tmp", bytes: keep))
+            #expect(throws: LogError.self) { try log.saveHardState(new) }
+            let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+            #expect(reopened.health == .healthy, "keep \(keep)")
+            #expect(reopened.hardState == old, "keep \(keep)")
+        }
+        for skip in 0...1 {
+            let (fileSystem, log) = try makeSimLog()
+            try log.saveHardState(old)
+            fileSystem.crashAtNextSync(.dropUnsynced, pathContaining: "/data/log", skipping: skip)
+            #expect(throws: LogError.self) { try log.saveHardState(new) }
+            let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+            #expect(reopened.health == .healthy)
+            #expect(reopened.hardState == old || reopened.hardState == new)
+        }
     }
 
     /// A raw block read from one log is accepted byte for byte by another, and decodes to the same entries.

@@ -124,3 +124,19 @@ import Testing
         #expect(cache.get(99) == nil && cache.bytes <= 1000)
     }
 }
+
+@Suite struct SnapshotMetadataTests {
+    /// Metadata survives encoding, and any single flipped bit or cut is rejected by its checksum or length.
+    @Test func encodingDetectsDamage() throws {
+        let metadata = SnapshotMetadata(
+            lastIndex: LogIndex(77), term: Term(3), membership: [1, 2, 3, 4], byteCount: 4096, checksum: 0xDEAD_BEEF)
+        let bytes = metadata.encode()
+        #expect(try SnapshotMetadata.decode(bytes) == metadata)
+        for position in bytes.indices {
+            var damaged = bytes
+            damaged[position] ^= 0x10
+            #expect(throws: StoreError.self) { try SnapshotMetadata.decode(damaged) }
+        }
+        #expect(throws: StoreError.self) { try SnapshotMetadata.decode(Array(bytes.dropLast())) }
+    }
+}

@@ -56,3 +56,19 @@ import Testing
         #expect(error.description.contains("127.0.0.1:7003"))
     }
 }
+
+@Suite struct DocumentedExamplesTests {
+    /// The byte dumps in docs/protocol.md §1 are exactly what the encoder produces.
+    @Test func docExamplesMatchEncoder() {
+        #expect(
+            Request.ping.frame(id: RequestID(7)).encoded()
+                == [0, 0, 0, 0x0c, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7])
+        #expect(
+            Response.ok.frame(id: RequestID(7)).encoded() == [0, 0, 0, 0x0c, 2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7])
+        let error = WireError(.notLeader, "no", leaderID: NodeID(2), leaderAddress: "h:1")
+        let expected: [UInt8] =
+            [0, 0, 0, 0x23, 2, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0, 0, 2, 0x6e, 0x6f]
+            + [0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 3, 0x68, 0x3a, 0x31]
+        #expect(Response.error(error).frame(id: RequestID(9)).encoded() == expected)
+    }
+}

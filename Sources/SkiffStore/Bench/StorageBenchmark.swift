@@ -1,0 +1,197 @@
+import SkiffLog
+import SkiffRaft
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `skiff bench storage`: append throughput with group commit next to a raw `pwrite`+`fdatasync` baseline
+/// measured in the same run on the same disk, LZ4 ratio and speed, recovery speed, snapshot speed.
+///
+/// Every phase is bounded in bytes and time (about a minute in total). All files go to a fresh
+/// subdirectory of `dir`, removed at the end.
+public enum StorageBenchmark {
+    /// Bound on the wall time of one throughput phase.
+    static let phaseSecondsMax = 3.0
+    /// Bound on the payload bytes of one throughput phase.
+    static let phaseBytesMax = 384 << 20
+    /// Size of the log written for the recovery measurement.
+    static let recoveryLogBytes = 256 << 20
+    /// Approximate size of the database used for the snapshot measurement.
+    static let snapshotDatabaseBytes = 64 << 20
+
+    /// Runs every phase and returns the report as a Markdown table.
+    public static func run(dir: String) throws -> String {
+        let root = joinBenchPath(dir, "skiff-bench-\(getpid())")
+        let fileSystem = RealFileSystem()
+        try fileSystem.makeDirectory(root)
+        defer { removeTree(root) }
+        var lines = ["| measurement | result | raw baseline (same run) | ratio |", "|---|---|---|---|"]
+        for entryBytes in [100, 1024, 65536] {
+            lines.append(try groupCommitRow(root: root, entryBytes: entryBytes))
+        }
+        lines.append(try syncAppendRow(root: root, entryBytes: 65536))
+        lines += codecRows()
+        lines.append(try recoveryRow(root: root))
+        lines += try snapshotRows(root: root)
+        return lines.joined(separator: "\n")
+    }
+
+    // MARK: Phases
+
+    /// Group commit: one writer thread submits single-entry requests as fast as back-pressure allows.
+    static func groupCommitRow(root: String, entryBytes: Int) throws -> String {
+        let directory = joinBenchPath(root, "gc-\(entryBytes)")
+        let log = try SegmentedLog.open(directory: directory)
+        let committer = GroupCommitter(log: log)
+        let entriesMax = phaseBytesMax / entryBytes
+        // Distinct payloads, cycled over a span larger than LZ4's 64 KiB window, so repetition is not free.
+        let pool = (0..<max(16, (1 << 20) / entryBytes)).map { benchPayload(entryBytes, seed: $0 + 1) }
+        let counter = BenchCounter()
+        let start = ContinuousClock.now
+        var submitted = 0
+        while submitted < entriesMax && seconds(since: start) < phaseSecondsMax {
+            let data = pool[submitted % pool.count]
+            let entry = Entry(term: Term(1), index: LogIndex(UInt64(submitted + 1)), data: data)
+            committer.submit(.entries([entry])) { counter.complete($0) }
+            submitted += 1
+        }
+        counter.wait(for: submitted)
+        let elapsed = seconds(since: start)
+        committer.shutdown()
+        let flushes = committer.flushes
+        let diskBytes = try directoryBytes(directory)
+        log.close()
+        removeTree(directory)
+        let payloadBytes = Double(submitted * entryBytes)
+        let batchBytes = max(4096, Int(payloadBytes) / max(1, flushes))
+        let raw = try rawBaseline(root: root, batchBytes: batchBytes)
+        let mbs = payloadBytes / elapsed / 1e6
+        return "| group commit, \(label(entryBytes)) entries, 1 writer thread (\(counter.failures) errors) | "
+            + "\(format(Double(submitted) / elapsed)) entries/s, \(format(mbs)) MB/s payload, \(flushes) fdatasyncs "
+            + "(avg batch \(label(batchBytes)), \(format(Double(diskBytes) / 1e6)) MB on disk) | "
+            + "\(format(raw.mbs)) MB/s, \(format(raw.syncsPerSecond)) syncs/s at \(label(batchBytes)) | "
+            + "\(format(mbs / raw.mbs * 100))% |"
+    }
+
+    /// Synchronous `append` of one batch per call, each durable before the next.
+    static func syncAppendRow(root: String, entryBytes: Int) throws -> String {
+        let directory = joinBenchPath(root, "sync-\(entryBytes)")
+        let log = try SegmentedLog.open(directory: directory)
+        let pool = (0..<16).map { benchPayload(entryBytes, seed: $0 + 1) }
+        let start = ContinuousClock.now
+        var appended = 0
+        while appended * entryBytes < phaseBytesMax && seconds(since: start) < phaseSecondsMax {
+            let data = pool[appended % pool.count]
+            try log.append([Entry(term: Term(1), index: LogIndex(UInt64(appended + 1)), data: data)])
+            appended += 1
+        }
+        let elapsed = seconds(since: start)
+        log.close()
+        removeTree(directory)
+        let raw = try rawBaseline(root: root, batchBytes: entryBytes)
+        let mbs = Double(appended * entryBytes) / elapsed / 1e6
+        return "| durable append, \(label(entryBytes)) batch per call | \(format(mbs)) MB/s payload, "
+            + "\(format(Double(appended) / elapsed)) appends/s | \(format(raw.mbs)) MB/s, "
+            + "\(format(raw.syncsPerSecond)) syncs/s | \(format(mbs / raw.mbs * 100))% |"
+    }
+
+    /// LZ4 block encoding (compress + CRC) and decoding (CRC + decompress + parse) on the bench payload.
+    static func codecRows() -> [String] {
+        let entries = (1...1024).map {
+            Entry(term: Term(1), index: LogIndex(UInt64($0)), data: benchPayload(1024, seed: $0))
+        }
+        let rawBytes = Double(entries.count * (1024 + BlockCodec.entryOverheadBytes))
+        var block: [UInt8] = []
+        var rounds = 0
+        let start = ContinuousClock.now
+        while rounds < 2 || (seconds(since: start) < 1 && rounds < 200) {
+            block = BlockCodec.encode(entries[...])
+            rounds += 1
+        }
+        let encodeMBs = rawBytes * Double(rounds) / seconds(since: start) / 1e6
+        var decoded = 0
+        let decodeStart = ContinuousClock.now
+        for _ in 0..<rounds { decoded += (try? BlockCodec.decode(block).count) ?? 0 }
+        let decodeMBs = rawBytes * Double(rounds) / seconds(since: decodeStart) / 1e6
+        let ratio = rawBytes / Double(block.count)
+        let crcInput = benchPayload(1 << 20)
+        var crc: UInt32 = 0
+        let crcStart = ContinuousClock.now
+        for _ in 0..<256 { crc = CRC32C.checksum(of: crcInput, continuing: crc) }
+        let crcMBs = Double(256 << 20) / seconds(since: crcStart) / 1e6
+        return [
+            "| CRC32C (software, slicing-by-16) | \(format(crcMBs)) MB/s (\(crc % 10)) | | |",
+            "| LZ4 block encode (1 MiB block of 1 KiB entries, text-like payload) | \(format(encodeMBs)) MB/s, "
+                + "ratio \(format(ratio)):1 | | |",
+            "| block decode with CRC check | \(format(decodeMBs)) MB/s (\(decoded / max(rounds, 1)) entries) | | |",
+        ]
+    }
+
+    /// Writes a log of `recoveryLogBytes` and times `SegmentedLog.open` on it (page cache warm).
+    static func recoveryRow(root: String) throws -> String {
+        let directory = joinBenchPath(root, "recovery")
+        let log = try SegmentedLog.open(directory: directory)
+        let committer = GroupCommitter(log: log)
+        let pool = (0..<256).map { benchPayload(4096, seed: $0 + 1) }
+        let counter = BenchCounter()
+        var index: UInt64 = 0
+        while try directoryBytesEstimate(log) < recoveryLogBytes {
+            let batch = (0..<256).map { _ in
+                index += 1
+                return Entry(term: Term(1), index: LogIndex(index), data: pool[Int(index % 256)])
+            }
+            committer.submit(.entries(batch)) { counter.complete($0) }
+            if index % (256 * 64) == 0 { counter.wait(for: Int(index / 256)) }
+        }
+        counter.wait(for: Int(index / 256))
+        committer.shutdown()
+        log.close()
+        let bytes = try directoryBytes(directory)
+        let start = ContinuousClock.now
+        let reopened = try SegmentedLog.open(directory: directory)
+        let elapsed = seconds(since: start)
+        let report = reopened.recovery
+        reopened.close()
+        removeTree(directory)
+        let mbs = Double(bytes) / elapsed / 1e6
+        return
+            "| recovery scan (open: read, CRC every block, rebuild index; warm cache) | \(format(mbs)) MB/s on disk, "
+            + "\(format(elapsed / (Double(bytes) / Double(1 << 30)))) s per GiB (\(report.blocksScanned) blocks, "
+            + "\(format(Double(bytes) / 1e6)) MB) | | |"
+    }
+
+    /// Times `createSnapshot` and a chunked transfer plus install of a database of `snapshotDatabaseBytes`.
+    static func snapshotRows(root: String) throws -> [String] {
+        let store = try StateStore.open(path: joinBenchPath(root, "bench.db"))
+        try store.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+        let bodies = (0..<64).map { SQLValue.blob(benchPayload(1024, seed: $0 + 1)) }
+        var id: Int64 = 0
+        for _ in 0..<(snapshotDatabaseBytes / (1024 * 2048)) {
+            let inserts = (0..<2048).map { _ in
+                id += 1
+                return SQLStatement(
+                    "INSERT INTO messages (id, body) VALUES (?, ?)", [.integer(id), bodies[Int(id % 64)]])
+            }
+            try store.checkpoint(
+                appliedIndex: LogIndex(UInt64(id)), term: Term(1), membership: [1], statements: inserts)
+        }
+        let start = ContinuousClock.now
+        let metadata = try store.createSnapshot(at: joinBenchPath(root, "snap.db"))
+        let createSeconds = seconds(since: start)
+        store.close()
+        let installStart = ContinuousClock.now
+        let reader = try SnapshotReader(path: joinBenchPath(root, "snap.db"), metadata: metadata)
+        let writer = try SnapshotWriter(metadata: metadata, tempPath: joinBenchPath(root, "incoming.tmp"))
+        while !writer.isComplete { try writer.accept(try reader.chunk(at: writer.nextOffset)) }
+        try writer.install(at: joinBenchPath(root, "installed.db"))
+        let installSeconds = seconds(since: installStart)
+        let megabytes = Double(metadata.byteCount) / 1e6
+        return [
+            "| snapshot create (VACUUM INTO + fsync + CRC), \(format(megabytes)) MB | "
+                + "\(format(megabytes / createSeconds)) MB/s | | |",
+            "| snapshot transfer (1 MiB chunks, CRC each) + atomic install | "
+                + "\(format(megabytes / installSeconds)) MB/s | | |",
+        ]
+    }
+}
