@@ -55,6 +55,8 @@ final class Node {
 
     // The Ready cycle.
     var persisting = false
+    /// Term and vote as last handed to the disk: a Ready that changes neither (only the commit index) skips it.
+    var durableTermVote: (term: Term, vote: NodeID) = (.zero, .none)
     /// How many of the in-flight Ready's committed entries were applied before its fsync.
     var appliedEarly = 0
     var logBytes: UInt64 = 0
@@ -116,6 +118,7 @@ final class Node {
         if recovered.snapshot.index > .zero { storage.applySnapshot(recovered.snapshot) }
         storage.append(recovered.entries)
         self.storage = storage
+        self.durableTermVote = (recovered.hardState.term, recovered.hardState.vote)
         var raftConfig = RaftConfig(id: config.nodeID)
         raftConfig.electionTick = config.electionTicks
         raftConfig.heartbeatTick = config.heartbeatTicks
@@ -149,7 +152,14 @@ final class Node {
         let tick = TimeAmount.milliseconds(Int64(config.tickIntervalMs))
         let bound = NIOLoopBound(self, eventLoop: loop)
         tickTask = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in bound.value.onTick() }
-        if let reason = untrustedReason {
+        if repairPending {
+            logger.warning(
+                """
+                repaired log: this node will not vote or lead until it has caught up. The leader still believes \
+                it holds its old log: run `skiff cluster remove-node \(config.nodeID.rawValue)` then \
+                `skiff cluster add-node \(config.nodeID.rawValue) --peer ... --client ...` so it re-sends it.
+                """)
+        } else if let reason = untrustedReason {
             logger.critical(
                 "log is untrusted: this node will not vote or lead until `skiff node repair` wipes it",
                 metadata: ["reason": "\(reason)"])
@@ -239,11 +249,21 @@ extension Node: PeerTransportDelegate {
             // An untrusted log must not grant votes or take leadership (it might lack acknowledged entries).
             return
         }
+        if logger.logLevel <= .trace {
+            logger.trace("step", metadata: ["message": "\(message)"])
+        }
         raft.step(message)
         process()
     }
 
     func peerTransport(helloFrom: NodeID, clientAddress: String) {
+        // A peer that (re)connects may have restarted with less log than the leader believes it holds (a
+        // repaired node restarts empty). Probe it again, and make sure an append goes out so the probe
+        // happens even when the cluster is idle.
+        if isLeader, raft.confState.isMember(helloFrom) {
+            raft.reportUnreachable(helloFrom)
+            submit(.tick, bytes: 1, responder: nil)
+        }
         var record = addresses[helloFrom] ?? AddressRecord(node: helloFrom, peerAddress: "", clientAddress: "")
         guard record.clientAddress != clientAddress else { return }
         record.clientAddress = clientAddress
