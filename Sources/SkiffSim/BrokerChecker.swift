@@ -17,7 +17,7 @@ struct BrokerChecker {
     private var stored: [String: [MessageSeq]] = [:]
     /// Live leases: message -> lease, and lease -> message.
     private var liveLeases: [Delivery: LeaseID] = [:]
-    private var leased: [LeaseID: (message: Delivery, deadline: Int64)] = [:]
+    private var leased: [LeaseID: (message: Delivery, deadline: Int64, consumer: String)] = [:]
     /// How often each message has been delivered from each queue (a dead letter starts again at zero).
     private var deliveries: [Delivery: UInt16] = [:]
     /// Every message id handed to a consumer.
@@ -71,9 +71,14 @@ struct BrokerChecker {
             } else {
                 stored[id] = receipt.sequences
             }
-        case (.receive(_, let queue, _, _, _), .delivered(let messages)):
+        case (.receive(_, let queue, let consumer, _, _), .delivered(let messages)):
             for message in messages {
-                if let problem = noteDelivery(message, queue: queue) { return problem }
+                if let problem = noteDelivery(message, queue: queue, consumer: consumer) { return problem }
+            }
+        case (.releaseConsumer(let consumer), _):
+            for (lease, held) in leased where held.consumer == consumer {
+                leased[lease] = nil
+                liveLeases[held.message] = nil
             }
         case (.ack(_, _, let leases), _), (.nack(_, _, let leases, _), _):
             for lease in leases {
@@ -84,7 +89,9 @@ struct BrokerChecker {
         return nil
     }
 
-    private mutating func noteDelivery(_ message: DeliveredMessage, queue: String) -> (String, String)? {
+    private mutating func noteDelivery(
+        _ message: DeliveredMessage, queue: String, consumer: String
+    ) -> (String, String)? {
         let key = Delivery(queue: queue, seq: message.sequence)
         if let other = liveLeases[key] {
             return (
@@ -101,7 +108,7 @@ struct BrokerChecker {
         }
         deliveries[key] = expected
         liveLeases[key] = message.lease
-        leased[message.lease] = (key, message.leaseDeadline)
+        leased[message.lease] = (key, message.leaseDeadline, consumer)
         deliveredIDs.insert(message.id)
         leasesGranted += 1
         return nil

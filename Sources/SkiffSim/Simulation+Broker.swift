@@ -14,6 +14,8 @@ struct BrokerWorkload {
     static let maxDeliveries: UInt16 = 3
     /// Lease (visibility) bounds in simulated milliseconds.
     static let visibilityMs: ClosedRange<Int64> = 200...1_200
+    /// The chance per client step that a consumer's connection drops during the fault phase.
+    static let disconnectRate = 0.002
     /// Consumers stop this many ticks before the end, so their last commands can still commit.
     static let quietTicks = 60
     /// The leader proposes at most one `.tick` per this many microseconds.
@@ -33,8 +35,16 @@ struct BrokerWorkload {
         var lease: LeaseID
         var queue: String
         var actAt: SimTime
-        /// nil: abandon (let the lease expire); true: ack; false: nack with requeue.
-        var ack: Bool?
+        var action: Action
+    }
+
+    enum Action: Equatable {
+        case ack
+        case requeue
+        /// Nack without requeue: the broker dead-letters the message (reason `rejected`).
+        case reject
+        /// Let the lease expire.
+        case abandon
     }
 
     var commands: [UInt64: Command] = [:]
@@ -101,16 +111,25 @@ extension Simulation {
     }
 
     private func runConsumer(_ consumer: Int, _ workload: inout BrokerWorkload) {
-        workload.held[consumer].removeAll { $0.ack == nil && $0.actAt <= now }
+        workload.held[consumer].removeAll { $0.action == .abandon && $0.actAt <= now }
+        if !healed && random.chance(BrokerWorkload.disconnectRate) {
+            // The consumer's connection drops: the server releases everything it held.
+            workload.held[consumer] = []
+            workload.consumerBusy[consumer] = true
+            _ = proposeBroker(.releaseConsumer("c\(consumer)"), .settle(consumer: consumer), &workload)
+            return
+        }
         if let due = workload.held[consumer].first(where: { $0.actAt <= now }) {
-            let batch = workload.held[consumer].filter { $0.actAt <= now && $0.queue == due.queue && $0.ack == due.ack }
-            workload.held[consumer].removeAll { $0.actAt <= now && $0.queue == due.queue && $0.ack == due.ack }
-            let leases = batch.map(\.lease)
+            let matches = { (held: BrokerWorkload.Held) in
+                held.actAt <= self.now && held.queue == due.queue && held.action == due.action
+            }
+            let leases = workload.held[consumer].filter(matches).map(\.lease)
+            workload.held[consumer].removeAll(where: matches)
             let ns = BrokerWorkload.namespace
             let command: Command =
-                due.ack == true
+                due.action == .ack
                 ? .ack(namespace: ns, queue: due.queue, leases: leases)
-                : .nack(namespace: ns, queue: due.queue, leases: leases, requeue: true)
+                : .nack(namespace: ns, queue: due.queue, leases: leases, requeue: due.action == .requeue)
             workload.consumerBusy[consumer] = true
             _ = proposeBroker(command, .settle(consumer: consumer), &workload)
             return
@@ -173,9 +192,12 @@ extension Simulation {
             }
             for message in messages {
                 let roll = random.int(0...99)
-                let ack: Bool? = healed || roll < 75 ? true : roll < 88 ? false : nil
-                let delay = ack == nil ? SimTime(message.leaseDeadline) * 1_000 : now + random.uint(0...300_000)
-                workload.held[consumer].append(.init(lease: message.lease, queue: queue, actAt: delay, ack: ack))
+                let action: BrokerWorkload.Action =
+                    healed || roll < 72 ? .ack : roll < 84 ? .requeue : roll < 88 ? .reject : .abandon
+                let delay =
+                    action == .abandon ? SimTime(message.leaseDeadline) * 1_000 : now + random.uint(0...300_000)
+                workload.held[consumer].append(
+                    .init(lease: message.lease, queue: queue, actAt: delay, action: action))
             }
         case .settle(let consumer):
             workload.consumerBusy[consumer] = false
