@@ -281,6 +281,7 @@ extension Simulation {
         }
         let applied = broker.machine.lastAppliedIndex
         guard applied > 0 else { return true }
+        brokerRestoresChecked += 1
         let hash = broker.machine.stateHash()
         if let (invariant, detail) = brokerChecker.checkHash(hash, appliedIndex: applied, node: "\(node.id) restored") {
             fail(invariant, detail)
@@ -312,6 +313,6 @@ extension Simulation {
         guard let workload = brokerWorkload else { return nil }
         return "published=\(workload.acknowledged.count) delivered=\(brokerChecker.deliveredIDs.count) "
             + "acked=\(workload.acks) leases=\(brokerChecker.leasesGranted) expired=\(brokerChecker.leasesExpired) "
-            + "retries-absorbed=\(brokerChecker.duplicatesAbsorbed)"
+            + "retries-absorbed=\(brokerChecker.duplicatesAbsorbed) restores=\(brokerRestoresChecked)"
     }
 }

@@ -38,6 +38,8 @@ public final class Simulation {
     // Broker application (nil in counter mode).
     var brokerWorkload: BrokerWorkload?
     var brokerChecker = BrokerChecker()
+    /// Broker restores (crash restarts and snapshot installs) whose state hash was compared.
+    var brokerRestoresChecked = 0
     // Statistics.
     var crashes = 0
     var snapshotsInstalled = 0
