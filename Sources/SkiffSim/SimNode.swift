@@ -1,3 +1,4 @@
+import SkiffBroker
 import SkiffRaft
 
 /// One simulated node: the real Raft core plus a shell made of a simulated disk, an in-memory view of the
@@ -9,6 +10,14 @@ final class SimNode {
     var storage = MemoryStorage()
     var disk = SimDisk()
     var machine = SimStateMachine()
+    /// The broker and its checkpoint tables, in broker mode.
+    var broker: BrokerReplica?
+    let runsBroker: Bool
+    let brokerBug: BrokerBug?
+    /// Why the last snapshot's broker tables could not be restored (reported by the simulation).
+    var brokerRestoreError: String?
+    /// The leader proposes its next `.tick` no earlier than this.
+    var nextTickProposal: SimTime = 0
     /// The latest durable snapshot and its bytes (what the shell streams to followers).
     var snapshot: (metadata: SnapshotMetadata, data: [UInt8])?
     /// The incoming snapshot's bytes so far.
@@ -25,9 +34,12 @@ final class SimNode {
     /// Reads answered by the core, waiting until the machine has applied through their index.
     var pendingReads: [(id: UInt64, index: LogIndex)] = []
 
-    init(id: NodeID, index: Int) {
+    init(id: NodeID, index: Int, broker: Bool, bug: BrokerBug?) {
         self.id = id
         self.index = index
+        self.runsBroker = broker
+        self.brokerBug = bug
+        self.broker = broker ? BrokerReplica(bug: bug) : nil
     }
 
     var isUp: Bool { raft != nil }
@@ -48,6 +60,7 @@ final class SimNode {
     func restart(config: RaftConfig) {
         storage = MemoryStorage()
         machine = SimStateMachine()
+        broker = runsBroker ? BrokerReplica(bug: brokerBug) : nil
         snapshot = nil
         var hardState = HardState()
         var confState: ConfState?
@@ -86,8 +99,22 @@ final class SimNode {
             storage.applySnapshot(metadata)
         }
         snapshot = (metadata, data)
-        if installed || machine.appliedIndex < metadata.index {
+        guard installed || machine.appliedIndex < metadata.index else { return }
+        guard runsBroker else {
             machine = SimStateMachine(snapshot: data) ?? SimStateMachine()
+            return
+        }
+        // Broker mode: [counter snapshot length: 8][counter snapshot][broker tables].
+        var reader = WordReader(bytes: data)
+        guard let length = try? reader.word(), let counter = try? reader.bytes(Int(clamping: length)) else {
+            brokerRestoreError = "snapshot \(metadata.index) of \(data.count) bytes has no counter part"
+            return
+        }
+        machine = SimStateMachine(snapshot: counter) ?? SimStateMachine()
+        do {
+            broker = try BrokerReplica(snapshot: Array(data[(8 + counter.count)...]), bug: brokerBug)
+        } catch {
+            brokerRestoreError = "snapshot \(metadata.index): \(error)"
         }
     }
 }

@@ -9,6 +9,12 @@ public struct SimOptions: Sendable {
     /// 3 or 5.
     public var nodeCount: Int
     public var injectedBug: InjectedBug?
+    /// A broker-level bug (forces the broker application).
+    public var brokerBug: BrokerBug? {
+        didSet { if brokerBug != nil { app = .broker } }
+    }
+    /// The application the nodes run; by default every fourth seed runs the broker (`defaultApp(seed:)`).
+    public var app: SimApp
     /// Length of the phase with faults, in ticks of one node.
     public var faultTicks: Int = 400
     /// Liveness bound: after the faults heal, a leader must exist and every pending proposal must be applied
@@ -32,12 +38,19 @@ public struct SimOptions: Sendable {
         self.seed = seed
         self.nodeCount = nodeCount
         self.injectedBug = injectedBug
+        self.app = Self.defaultApp(seed: seed)
     }
+
+    /// The application a seed runs unless told otherwise: the broker on every fourth seed, so that a sweep
+    /// covers both applications.
+    public static func defaultApp(seed: UInt64) -> SimApp { seed % 4 == 0 ? .broker : .counter }
 
     /// The command that replays this run.
     public var replayCommand: String {
         "swift run skiff-sim --seed \(seed) --nodes \(nodeCount)"
             + (injectedBug.map { " --inject-bug \($0.rawValue)" } ?? "")
+            + (brokerBug.map { " --inject-bug \($0.rawValue)" } ?? "")
+            + (app == Self.defaultApp(seed: seed) || brokerBug != nil ? "" : " --app \(app.rawValue)")
     }
 }
 
@@ -64,6 +77,8 @@ public struct SimResult: Sendable {
     public var snapshotsInstalled: Int
     public var membershipChanges: Int
     public var readsServed: Int
+    /// Broker mode: acknowledged publishes, leases granted, leases expired, retries absorbed by idempotence.
+    public var brokerSummary: String?
     /// The event log when `options.verbose`.
     public var log: [String]
 
@@ -72,5 +87,6 @@ public struct SimResult: Sendable {
         return "seed \(options.seed) nodes \(options.nodeCount): \(failure == nil ? "ok" : "FAIL") trace=\(hash) "
             + "events=\(events) acked=\(proposalsAcknowledged) elections=\(leaderElections) crashes=\(crashes) "
             + "snapshots=\(snapshotsInstalled) membership=\(membershipChanges) reads=\(readsServed)"
+            + (brokerSummary.map { " broker: \($0)" } ?? "")
     }
 }

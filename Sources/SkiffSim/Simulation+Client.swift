@@ -5,7 +5,9 @@ extension Simulation {
     func runClient() {
         queue.schedule(.client, at: now + options.tickMicros)
         if healed && options.nodeCount == 5 { changeMembership(restoring: true) }
-        if !healed {
+        if brokerWorkload != nil {
+            runBrokerClient()
+        } else if !healed {
             let mean = Double(options.tickMicros) / Double(options.proposalMeanMicros)
             var count = Int(mean)
             if random.chance(mean - Double(count)) { count += 1 }
@@ -43,14 +45,19 @@ extension Simulation {
     }
 
     /// Sends proposal `id` to a random node, following its leader hint once (as a client follows NOT_LEADER).
-    private func submit(_ id: UInt64) {
+    func submit(_ id: UInt64) {
         lastSubmit[id] = now
         var node = random.pick(nodes)
         if node.raft?.role != .leader, let hint = node.raft?.leader {
             node = nodes[Int(hint.rawValue) - 1]
         }
         guard let raft = node.raft, !node.paused, raft.role == .leader else { return }
-        let payload = SimStateMachine.payload(id: id, padding: random.int(0...24))
+        let payload: [UInt8]
+        if let command = brokerWorkload?.commands[id] {
+            payload = BrokerEntry.encode(id: id, timeMs: Int64(now / 1_000), command: command)
+        } else {
+            payload = SimStateMachine.payload(id: id, padding: random.int(0...24))
+        }
         guard (try? raft.propose(payload)) != nil else { return }
         trace.mix(9, id, UInt64(node.index))
         record("propose \(id) to \(node.id)")
@@ -86,5 +93,6 @@ extension Simulation {
                     + "\(bound); missing acknowledged \(Array(missing))")
             return
         }
+        checkBrokerAtEnd(leader: nodes.first(where: { $0.raft?.role == .leader })!)
     }
 }

@@ -1,3 +1,4 @@
+import SkiffBroker
 import SkiffRaft
 
 /// The shell of each simulated node: carries out `Ready`s against the simulated disk and network.
@@ -47,6 +48,7 @@ extension Simulation {
         if let snapshot = ready.snapshot {
             node.applySnapshot(snapshot, data: node.staging, installed: true)
             snapshotsInstalled += 1
+            if !checkBrokerRestore(node) { return }
             guard node.machine.appliedIndex == snapshot.index else {
                 fail(
                     "snapshot-integrity",
@@ -86,10 +88,13 @@ extension Simulation {
                 fail(invariant, detail)
                 return false
             }
+            let applied = node.broker?.apply(entry)
             if let id = newProposal, acknowledged.insert(id).inserted {
                 acknowledgedPrefix = max(acknowledgedPrefix, node.machine.order.count)
                 record("ack \(id) by \(node.id) at \(entry.index)")
+                if let applied { brokerCompleted(id, result: applied.result) }
             }
+            if let applied, !checkBrokerApply(node, entry: entry, applied) { return false }
         }
         return true
     }
@@ -119,7 +124,13 @@ extension Simulation {
         guard applied.rawValue >= node.storage.firstIndex.rawValue - 1 + options.compactionEntries else { return }
         guard let term = try? node.storage.term(applied) else { return }
         let metadata = SnapshotMetadata(index: applied, term: term, confState: raft.confState)
-        let data = node.machine.snapshot()
+        var data = node.machine.snapshot()
+        if node.broker != nil {
+            guard let tables = brokerCheckpoint(node) else { return }
+            var framed: [UInt8] = []
+            appendWord(&framed, UInt64(data.count))
+            data = framed + data + tables
+        }
         node.disk.write(.snapshot(metadata, data, installed: false))
         node.disk.sync()
         node.applySnapshot(metadata, data: data, installed: false)
@@ -139,7 +150,9 @@ extension Simulation {
                 node.raft?.reportSnapshot(to: message.to, status: .failure)
                 return
             }
-            let end = min(snapshot.data.count, start + options.snapshotChunkBytes)
+            // Broker snapshots carry whole checkpoint tables: larger chunks, still several per snapshot.
+            let chunkBytes = options.snapshotChunkBytes * (brokerWorkload == nil ? 1 : Self.brokerChunkFactor)
+            let end = min(snapshot.data.count, start + chunkBytes)
             message = message.withSnapshotChunk(Array(snapshot.data[start..<end]), done: end == snapshot.data.count)
         }
         transmit(message)
@@ -158,6 +171,7 @@ extension Simulation {
         record("restart \(node.id)")
         trace.mix(7, UInt64(node.index))
         node.restart(config: config(for: node))
+        if !checkBrokerRestore(node) { return }
         pump(node)
     }
 

@@ -35,6 +35,11 @@ public final class Simulation {
     var readsServed = 0
     /// The cluster's Raft settings, drawn once per seed so that the sweep covers many of them.
     var profile = RaftConfig(id: NodeID(1))
+    // Broker application (nil in counter mode).
+    var brokerWorkload: BrokerWorkload?
+    var brokerChecker = BrokerChecker()
+    /// Broker restores (crash restarts and snapshot installs) whose state hash was compared.
+    var brokerRestoresChecked = 0
     // Statistics.
     var crashes = 0
     var snapshotsInstalled = 0
@@ -85,7 +90,7 @@ public final class Simulation {
             options: options, traceHash: trace.value, failure: failure, events: eventCount,
             proposalsAcknowledged: acknowledged.count, leaderElections: checker.elections, crashes: crashes,
             snapshotsInstalled: snapshotsInstalled, membershipChanges: membershipChanges, readsServed: readsServed,
-            log: log)
+            brokerSummary: brokerSummary, log: log)
     }
 
     private func start() {
@@ -95,12 +100,14 @@ public final class Simulation {
         profile.maxInflightBytes = profile.maxSizePerMsg * random.int(2...8)
         profile.preVote = random.int(0...3) > 0
         for index in 0..<options.nodeCount {
-            let node = SimNode(id: NodeID(UInt64(index + 1)), index: index)
+            let node = SimNode(
+                id: NodeID(UInt64(index + 1)), index: index, broker: options.app == .broker, bug: options.brokerBug)
             nodes.append(node)
             node.restart(config: config(for: node))
             queue.schedule(.tick(node: index), at: random.uint(1...options.tickMicros))
         }
         queue.schedule(.client, at: options.tickMicros)
+        if options.app == .broker { brokerWorkload = BrokerWorkload() }
         queue.schedule(.fault, at: random.uint(options.faultMeanMicros...(3 * options.faultMeanMicros)))
         queue.schedule(.heal, at: faultEnd)
     }
@@ -145,6 +152,7 @@ public final class Simulation {
         guard let raft = node.raft, !node.paused else { return }
         trace.mix(1, UInt64(node.index))
         raft.tick()
+        if brokerWorkload != nil { proposeBrokerTick(node) }
         pump(node)
     }
 

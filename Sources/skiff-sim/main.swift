@@ -22,6 +22,9 @@ struct SkiffSimCommand: ParsableCommand {
     @Option(name: .customLong("inject-bug"), help: "Break the core deliberately (NAME), or `list` the names.")
     var injectBug: String?
 
+    @Option(help: "Application: broker, counter, or mixed (every fourth seed runs the broker; the default).")
+    var app: String = "mixed"
+
     @Option(help: "Ticks of the fault phase per seed.")
     var faultTicks: Int?
 
@@ -52,20 +55,27 @@ struct SkiffSimCommand: ParsableCommand {
         }
         if injectBug == "list" {
             for bug in InjectedBug.allCases { print(bug.rawValue) }
+            for bug in BrokerBug.allCases { print(bug.rawValue) }
             return
         }
         var bug: InjectedBug?
+        var brokerBug: BrokerBug?
         if let injectBug {
-            guard let known = InjectedBug(rawValue: injectBug) else {
+            bug = InjectedBug(rawValue: injectBug)
+            brokerBug = BrokerBug(rawValue: injectBug)
+            guard bug != nil || brokerBug != nil else {
                 throw ValidationError("unknown bug \(injectBug); see --inject-bug list")
             }
-            bug = known
         }
+        let fixedApp = app == "mixed" ? nil : SimApp(rawValue: app)
+        guard app == "mixed" || fixedApp != nil else { throw ValidationError("--app wants broker, counter or mixed") }
         let range = try seedRange()
         let started = Date()
         var failures = 0
         for seed in range {
             var options = SimOptions(seed: seed, nodeCount: nodes ?? (seed % 2 == 1 ? 3 : 5), injectedBug: bug)
+            if let fixedApp { options.app = fixedApp }
+            options.brokerBug = brokerBug
             if let faultTicks { options.faultTicks = faultTicks }
             if let livenessTicks { options.livenessTicks = livenessTicks }
             options.verbose = verbose && range.count == 1
