@@ -111,6 +111,8 @@ extension Node {
             let (result, events) = broker.apply(command, index: entry.index.rawValue, time: envelope.timeMs)
             bytesSinceCheckpoint += entry.data.count
             if envelope.proposer == config.nodeID, let waiter = waiting.removeValue(forKey: envelope.proposalID) {
+                let proposedAt = waiter.deadline - Node.commitWaitMax
+                metrics.commitLatency.recordNanoseconds((NIODeadline.now() - proposedAt).nanoseconds)
                 answer(waiter.responders, with: result)
             }
             handle(events)

@@ -74,8 +74,8 @@ extension Node {
             for q in list {
                 figures.append(
                     NodeStatus.QueueFigures(
-                        name: namespace + "/" + q.queue, ready: Int(q.ready), leased: Int(q.leased), published: 0,
-                        acked: 0))
+                        name: namespace + "/" + q.queue, ready: Int(q.ready), leased: Int(q.leased),
+                        delayed: Int(q.delayed), deadLettered: q.deadLettered))
             }
         }
         return figures

@@ -23,12 +23,24 @@ extension Node {
     }
 
     private func handle(_ ready: Ready) {
+        if logger.logLevel <= .trace {
+            logger.trace(
+                "ready",
+                metadata: [
+                    "entries": "\(ready.entries.first?.index.rawValue ?? 0)-\(ready.entries.last?.index.rawValue ?? 0)",
+                    "committed": "\(ready.committedEntries.last?.index.rawValue ?? 0)",
+                    "now": "\(ready.messagesNow.count)", "after": "\(ready.messagesAfterPersist.count)",
+                ])
+        }
         if let soft = ready.softState { softStateChanged(soft) }
         send(ready.messagesNow)
-        guard ready.mustSync else {
+        guard needsDisk(ready) else {
+            // Only the commit index moved: it need not be durable (Figure 2), so skip the disk thread entirely.
+            if let hard = ready.hardState { storage.setHardState(hard) }
             finish(ready)
             return
         }
+        if let hard = ready.hardState { durableTermVote = (hard.term, hard.vote) }
         // Committed entries already durable here need not wait for this Ready's fsync: apply them and answer
         // their clients now (a commit is durable on a majority; these are on this node's disk too). This takes
         // one fsync off every write's latency.
@@ -76,6 +88,7 @@ extension Node {
     }
 
     private func persisted(_ ready: Ready) {
+        logger.trace("persisted", metadata: ["last": "\(ready.entries.last?.index.rawValue ?? 0)"])
         persisting = false
         installingSnapshot = false
         if let snapshot = ready.snapshot {
@@ -87,6 +100,16 @@ extension Node {
         if let conf = ready.confState { storage.setConfState(conf) }
         finish(ready)
         process()
+    }
+
+    /// Whether this Ready writes anything that must be durable before its late messages go out.
+    private func needsDisk(_ ready: Ready) -> Bool {
+        guard ready.mustSync else { return false }
+        if !ready.entries.isEmpty || ready.snapshot != nil || !ready.snapshotChunks.isEmpty || ready.confState != nil {
+            return true
+        }
+        guard let hard = ready.hardState else { return false }
+        return hard.term != durableTermVote.term || hard.vote != durableTermVote.vote
     }
 
     /// Everything after the fsync: late messages, apply (what was not applied early), advance.

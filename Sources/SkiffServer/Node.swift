@@ -55,6 +55,8 @@ final class Node {
 
     // The Ready cycle.
     var persisting = false
+    /// Term and vote as last handed to the disk: a Ready that changes neither (only the commit index) skips it.
+    var durableTermVote: (term: Term, vote: NodeID) = (.zero, .none)
     /// How many of the in-flight Ready's committed entries were applied before its fsync.
     var appliedEarly = 0
     var logBytes: UInt64 = 0
@@ -116,6 +118,7 @@ final class Node {
         if recovered.snapshot.index > .zero { storage.applySnapshot(recovered.snapshot) }
         storage.append(recovered.entries)
         self.storage = storage
+        self.durableTermVote = (recovered.hardState.term, recovered.hardState.vote)
         var raftConfig = RaftConfig(id: config.nodeID)
         raftConfig.electionTick = config.electionTicks
         raftConfig.heartbeatTick = config.heartbeatTicks
@@ -238,6 +241,9 @@ extension Node: PeerTransportDelegate {
         if untrustedReason != nil, message.kind == .vote || message.kind == .preVote || message.kind == .timeoutNow {
             // An untrusted log must not grant votes or take leadership (it might lack acknowledged entries).
             return
+        }
+        if logger.logLevel <= .trace {
+            logger.trace("step", metadata: ["message": "\(message)"])
         }
         raft.step(message)
         process()

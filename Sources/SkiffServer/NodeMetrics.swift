@@ -16,6 +16,8 @@ public final class NodeMetrics: Sendable {
     /// Entries per group-commit proposal.
     let proposalRequests: Recorder
     let proposals: CoreMetrics.Counter
+    /// From a proposal entering the log to its entry being applied on the leader, seconds.
+    let commitLatency: CoreMetrics.Timer
     let appliedEntries: CoreMetrics.Counter
     let snapshotsSent: CoreMetrics.Counter
     let snapshotsInstalled: CoreMetrics.Counter
@@ -31,12 +33,17 @@ public final class NodeMetrics: Sendable {
             .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100),
             .seconds(1),
         ]
+        factory.durationHistogramBuckets["skiff_commit_latency_seconds"] = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
         factory.valueHistogramBuckets["skiff_proposal_requests"] = [1, 2, 4, 8, 16, 64, 256, 1024, 4096]
         self.registry = registry
         self.factory = factory
         self.fsyncLatency = CoreMetrics.Timer(label: "skiff_fsync_seconds", factory: factory)
         self.proposalRequests = Recorder(label: "skiff_proposal_requests", aggregate: true, factory: factory)
         self.proposals = CoreMetrics.Counter(label: "skiff_proposals_total", factory: factory)
+        self.commitLatency = CoreMetrics.Timer(label: "skiff_commit_latency_seconds", factory: factory)
         self.appliedEntries = CoreMetrics.Counter(label: "skiff_applied_entries_total", factory: factory)
         self.snapshotsSent = CoreMetrics.Counter(label: "skiff_snapshots_sent_total", factory: factory)
         self.snapshotsInstalled = CoreMetrics.Counter(label: "skiff_snapshots_installed_total", factory: factory)
@@ -75,8 +82,8 @@ public final class NodeMetrics: Sendable {
         for q in status.queues {
             gauge("skiff_queue_ready", [("queue", q.name)]).record(q.ready)
             gauge("skiff_queue_leased", [("queue", q.name)]).record(q.leased)
-            gauge("skiff_queue_published_total", [("queue", q.name)]).record(Int64(q.published))
-            gauge("skiff_queue_acked_total", [("queue", q.name)]).record(Int64(q.acked))
+            gauge("skiff_queue_delayed", [("queue", q.name)]).record(q.delayed)
+            gauge("skiff_queue_dead_lettered_total", [("queue", q.name)]).record(Int64(q.deadLettered))
         }
         return registry.emitToBuffer()
     }

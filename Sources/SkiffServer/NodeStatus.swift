@@ -18,8 +18,8 @@ public struct NodeStatus: Sendable, Hashable {
         public var name: String
         public var ready: Int
         public var leased: Int
-        public var published: UInt64
-        public var acked: UInt64
+        public var delayed: Int
+        public var deadLettered: UInt64
     }
 
     public var nodeID: NodeID
