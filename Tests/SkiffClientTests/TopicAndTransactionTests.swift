@@ -59,6 +59,28 @@ import Testing
         #expect(cluster.state.withLockedValue { $0.messages.count } == 2)
         #expect(cluster.state.withLockedValue { $0.aborted.count } == 1)
     }
+
+    /// Staged publishes carry the transaction producer's id and staging sequences 1, 2, ... so that the broker
+    /// can recognise a resend after a lost reply.
+    @Test func stagedPublishesAreStamped() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let transaction = try await client.beginTransaction()
+        try await transaction.publish([OutgoingMessage(body: [1])], to: .queue("q"))
+        try await transaction.publish([OutgoingMessage(body: [2]), OutgoingMessage(body: [3])], to: .queue("q"))
+        let stamps = cluster.state.withLockedValue { $0.transactions[transaction.id]?.map(\.producer) }
+        let producer = try await client.producerID()
+        #expect(
+            stamps
+                == [
+                    ProducerStamp(producerID: producer, sequence: SequenceNumber(rawValue: 1)),
+                    ProducerStamp(producerID: producer, sequence: SequenceNumber(rawValue: 2)),
+                ])
+        try await transaction.commit()
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1], [2], [3]])
+    }
 }
 
 @Suite(.timeLimit(.minutes(1))) struct ConsumerTests {
