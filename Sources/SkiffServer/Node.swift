@@ -155,7 +155,14 @@ final class Node {
         let tick = TimeAmount.milliseconds(Int64(config.tickIntervalMs))
         let bound = NIOLoopBound(self, eventLoop: loop)
         tickTask = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in bound.value.onTick() }
-        if let reason = untrustedReason {
+        if repairPending {
+            logger.warning(
+                """
+                repaired log: this node will not vote or lead until it has caught up. The leader still believes \
+                it holds its old log: run `skiff cluster remove-node \(config.nodeID.rawValue)` then \
+                `skiff cluster add-node \(config.nodeID.rawValue) --peer ... --client ...` so it re-sends it.
+                """)
+        } else if let reason = untrustedReason {
             logger.critical(
                 "log is untrusted: this node will not vote or lead until `skiff node repair` wipes it",
                 metadata: ["reason": "\(reason)"])
@@ -253,6 +260,13 @@ extension Node: PeerTransportDelegate {
     }
 
     func peerTransport(helloFrom: NodeID, clientAddress: String) {
+        // A peer that (re)connects may have restarted with less log than the leader believes it holds (a
+        // repaired node restarts empty). Probe it again, and make sure an append goes out so the probe
+        // happens even when the cluster is idle.
+        if isLeader, raft.confState.isMember(helloFrom) {
+            raft.reportUnreachable(helloFrom)
+            submit(.tick, bytes: 1, responder: nil)
+        }
         var record = addresses[helloFrom] ?? AddressRecord(node: helloFrom, peerAddress: "", clientAddress: "")
         guard record.clientAddress != clientAddress else { return }
         record.clientAddress = clientAddress

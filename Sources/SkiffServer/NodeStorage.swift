@@ -72,7 +72,10 @@ public enum NodeRepair {
                     ? "kept term \(term) and vote: the node cannot vote twice in a term"
                     : "WARNING: the hard state was unreadable; do not start this node before the cluster moved past"
                         + " its last term")
-            lines.append("on restart the node catches up from the leader before it may vote or lead")
+            lines.append(
+                "next: start the node, then `skiff cluster remove-node ID` and `skiff cluster add-node ID"
+                    + " --peer HOST:PORT --client HOST:PORT`, so the leader re-sends the log it believes the node has;"
+                    + " the node refuses to vote or lead until it has caught up")
             return lines.joined(separator: "\n")
         }
 

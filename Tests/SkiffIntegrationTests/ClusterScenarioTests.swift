@@ -125,6 +125,44 @@ import Testing
         try cluster.waitForApplied(5, atLeast: cluster.applied(4) ?? 0, timeout: 30)
     }
 
+    /// `skiff node repair` wipes a stopped node's log; after remove-node/add-node the node catches up from the
+    /// leader and trusts its log again, and the cluster kept serving throughout.
+    @Test(.timeLimit(.minutes(2))) func repairedNodeCatchesUpAfterReAdd() async throws {
+        let cluster = try ClusterHarness(nodes: 3)
+        defer { cluster.shutdown() }
+        try cluster.startAll()
+        let leader = try cluster.waitForLeader()
+        let repaired = (1...3).first { $0 != leader }!
+        let client = try SkiffClient(seeds: cluster.seeds)
+        defer { client.close() }
+        try await prepareQueue(client, "repair")
+        _ = try await publishWithFailover(client: client, queue: "repair", count: 300, lanes: 30, killAfter: .max) {}
+        cluster.stop(repaired)
+
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: cluster.binary)
+        tool.arguments = ["node", "repair", "--data-dir", cluster.directory + "/node\(repaired)"]
+        tool.standardOutput = FileHandle.nullDevice
+        try tool.run()
+        tool.waitUntilExit()
+        #expect(tool.terminationStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: cluster.directory + "/node\(repaired)/REPAIR_PENDING"))
+
+        try cluster.start(repaired)
+        let p = cluster.ports[repaired]!
+        try await client.removeNode(id: NodeID(UInt64(repaired)))
+        try await client.addNode(
+            id: NodeID(UInt64(repaired)), peerAddress: "127.0.0.1:\(p.peer)", clientAddress: "127.0.0.1:\(p.client)")
+        let target = try #require(cluster.applied(cluster.waitForLeader()))
+        try cluster.waitForApplied(repaired, atLeast: target, timeout: 30)
+        let deadline = Date().addingTimeInterval(10)
+        while cluster.clusterJSON(repaired)?["log_untrusted"] as? Bool != false && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(cluster.clusterJSON(repaired)?["log_untrusted"] as? Bool == false)
+        #expect(!FileManager.default.fileExists(atPath: cluster.directory + "/node\(repaired)/REPAIR_PENDING"))
+    }
+
     /// A follower answers a topic fetch from its own applied state (no NOT_LEADER), with the records the
     /// leader acknowledged.
     @Test(.timeLimit(.minutes(1))) func followerServesTopicFetch() async throws {
