@@ -106,6 +106,24 @@ import Testing
         #expect(cluster.state.withLockedValue { $0.messages.allSatisfy(\.acked) })
     }
 
+    /// A delivery whose lease already ended when the application asks for it is skipped (the broker may have
+    /// given the message to another consumer meanwhile); the next live delivery is handed out instead.
+    @Test func expiredDeliveryIsSkipped() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        try await client.publish([1], to: "q")
+        try await client.publish([2], to: "q")
+        cluster.state.withLockedValue { $0.messages[0].leaseExpiresAtMs = 1 }
+        for try await delivery in client.consume(queue: "q", prefetch: 2) {
+            #expect(delivery.body == [2])
+            try await delivery.ack()
+            break
+        }
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.acked) } == [false, true])
+    }
+
     /// Closing the client fails pending calls with `.closed` and ends consumers with the same error.
     @Test func closeEndsEverything() async throws {
         let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
