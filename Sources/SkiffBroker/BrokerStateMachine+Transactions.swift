@@ -30,19 +30,34 @@ extension BrokerStateMachine {
     }
 
     /// Buffers one operation after validating it against the current state (it is validated again at commit).
+    ///
+    /// A staged publish or append may carry a stamp of the transaction's producer whose sequence numbers the
+    /// stamped operations of this transaction from 0. A resend of an operation already staged (its reply was
+    /// lost) is recognised by its sequence and staged only once; a sequence beyond the next one is a gap.
     mutating func addToTransaction(_ id: TransactionID, _ operation: Command) throws(BrokerError) -> ResultValue {
         guard let state = transactions[id.rawValue] else { throw closedError(id) }
+        if let stamp = operation.transactionStamp {
+            guard stamp.producer.rawValue == state.producer else {
+                throw invalid("stamp of producer \(stamp.producer) in a transaction of producer \(state.producer)")
+            }
+            let next = UInt64(state.operations.count(where: { $0.transactionStamp != nil }))
+            if stamp.sequence < next { return .none }
+            guard stamp.sequence == next else {
+                throw BrokerError(
+                    .sequenceGap, "transaction \(id) expects staged sequence \(next), got \(stamp.sequence)")
+            }
+        }
         guard state.operations.count < BrokerLimits.transactionOpsMax else {
             throw limit("transaction \(id) holds \(BrokerLimits.transactionOpsMax) operations")
         }
         switch operation {
-        case .publish(let request):
-            guard request.producer == nil else { throw invalid("transactional publishes carry no producer stamp") }
+        case .publish(var request):
             var load: [UInt32: QueueLoad] = [:]
+            request.producer = nil
             _ = try planPublish(request, load: &load)
-        case .append(let request):
-            guard request.producer == nil else { throw invalid("transactional appends carry no producer stamp") }
+        case .append(var request):
             var cursor: UInt64?
+            request.producer = nil
             _ = try planAppend(request, cursor: &cursor)
         case .commitOffsets(let commit):
             _ = try planOffsetCommit(commit, pendingAppends: [:])
@@ -79,9 +94,11 @@ extension BrokerStateMachine {
         var steps: [TransactionStep] = []
         for operation in state.operations {
             switch operation {
-            case .publish(let request):
+            case .publish(var request):
+                request.producer = nil
                 steps.append(.publish(try planPublish(request, load: &load)))
-            case .append(let request):
+            case .append(var request):
+                request.producer = nil
                 let topic = try topicID(request.namespace, request.topic)
                 var cursor = cursors[topic]
                 let plan = try planAppend(request, cursor: &cursor)
@@ -146,6 +163,10 @@ extension BrokerStateMachine {
         guard prepare.maxChecks >= 1, prepare.maxChecks <= BrokerLimits.halfChecksMax else {
             throw invalid("maxChecks \(prepare.maxChecks) outside 1...\(BrokerLimits.halfChecksMax)")
         }
+        // A resent prepare (its reply was lost) names the same message id: answer with the open half.
+        if !prepare.message.id.isEmpty, let open = halves.filter({ $0.value.prepare == prepare }).keys.min() {
+            return .halfMessage(HalfMessageID(open))
+        }
         guard halves.count < BrokerLimits.halfMessagesMax else {
             throw limit("\(BrokerLimits.halfMessagesMax) half messages")
         }
@@ -202,5 +223,16 @@ extension BrokerStateMachine {
                     namespace: half.prepare.namespace,
                     target: half.prepare.target, messageID: half.prepare.message.id, check: half.checks + 1)))
         return true
+    }
+}
+
+extension Command {
+    /// The staging stamp of a buffered transactional publish or append (nil for other operations).
+    var transactionStamp: ProducerStamp? {
+        switch self {
+        case .publish(let request): request.producer
+        case .append(let request): request.producer
+        default: nil
+        }
     }
 }

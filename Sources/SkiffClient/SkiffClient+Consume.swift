@@ -1,4 +1,11 @@
+import Logging
 import SkiffWire
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A message leased to this client by a subscription. Settle it with `ack()`, `nack()` or `reject()`
 /// before its lease ends, or extend the lease.
@@ -14,6 +21,13 @@ public struct ReceivedDelivery: Sendable {
     /// 1 on first delivery; higher on redeliveries.
     public var deliveryCount: UInt32 { delivery.deliveryCount }
     public var queue: ObjectName { delivery.queue }
+    /// Leader time (ms since the Unix epoch) at which the lease ends unless extended; 0 when not known.
+    public var leaseExpiresAtMs: UInt64 { delivery.leaseExpiresAtMs }
+
+    /// True when the lease is known and ended at or before `nowMs` (ms since the Unix epoch).
+    func leaseEnded(atMs nowMs: Int64) -> Bool {
+        delivery.leaseExpiresAtMs > 0 && Int64(clamping: delivery.leaseExpiresAtMs) <= nowMs
+    }
 
     /// Removes the message from the queue.
     public func ack() async throws { try await settle(.ack) }
@@ -70,7 +84,10 @@ public struct ReceivedDelivery: Sendable {
 /// with an error when the queue is deleted or the client closes, and unsubscribes when iteration stops.
 ///
 /// Deliveries still buffered from a connection that has since been lost are skipped: their leases were
-/// released with the connection, and the messages come again from the new leader.
+/// released with the connection, and the messages come again from the new leader. So are deliveries whose
+/// lease already ended (by this host's clock against the leader's `leaseExpiresAtMs`) before the application
+/// asked for them, for example after a push sat in a stalled TCP stream: the broker may have delivered the
+/// message to another consumer meanwhile, and it comes again when the lease expiry is applied.
 public struct QueueConsumer: AsyncSequence, Sendable {
     public typealias Element = ReceivedDelivery
     let stream: AsyncThrowingStream<ReceivedDelivery, any Error>
@@ -85,7 +102,14 @@ public struct QueueConsumer: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> ReceivedDelivery? {
             while let delivery = try await base.next() {
-                if core.currentConnectionID == delivery.connectionID { return delivery }
+                guard core.currentConnectionID == delivery.connectionID else { continue }
+                if delivery.leaseEnded(atMs: wallClockMs()) {
+                    core.logger.debug(
+                        "skipping a delivery whose lease ended",
+                        metadata: ["message": "\(delivery.id)", "lease_expires_at_ms": "\(delivery.leaseExpiresAtMs)"])
+                    continue
+                }
+                return delivery
             }
             return nil
         }
@@ -112,4 +136,11 @@ extension SkiffClient {
         return QueueConsumer(
             stream: core.subscribe(queue: name, prefetch: max(prefetch, 1), leaseMs: leaseMs), core: core)
     }
+}
+
+/// This host's wall clock in ms since the Unix epoch (compared with leader lease deadlines).
+func wallClockMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

@@ -80,10 +80,16 @@ extension SkiffClient {
     }
 
     /// Stores a half message for `producerGroup`.
+    ///
+    /// The request carries this client's producer id and a random prepare number, so a resend after a lost
+    /// reply gets the half message already prepared instead of storing a second one.
     public func prepareHalf(
         _ message: OutgoingMessage, to target: PublishTarget, producerGroup: String, namespace: String? = nil
     ) async throws -> HalfMessage {
-        let publish = PublishRequest(namespace: namespace ?? self.namespace, target: target, messages: [message])
+        let stamp = ProducerStamp(
+            producerID: try await producerID(), sequence: SequenceNumber(rawValue: UInt64.random(in: 1...UInt64.max)))
+        let publish = PublishRequest(
+            namespace: namespace ?? self.namespace, target: target, producer: stamp, messages: [message])
         let request = Request.halfPrepare(HalfPrepareRequest(producerGroup: producerGroup, publish: publish))
         let response = try await send(request)
         guard case .halfPrepared(let prepared) = response else {

@@ -1,9 +1,33 @@
+import NIOConcurrencyHelpers
 import SkiffWire
 
 /// An open atomic transaction: everything staged becomes visible at `commit()`, or nothing does.
+///
+/// Every staged publish and produce carries the transaction's producer id and the next staging sequence
+/// (1, 2, ...), so a resend after a lost reply (failover, timeout) is recognised by the broker and staged once.
+/// Stage one operation at a time: a staging call must return before the next one starts.
 public struct Transaction: Sendable {
     public let id: TransactionID
     let client: SkiffClient
+    /// The producer the transaction was opened for; its id stamps the staged writes.
+    let producerID: ProducerID
+    /// The last staging sequence handed out (shared by the copies of this value).
+    let lastSequence = NIOLockedValueBox<UInt64>(0)
+
+    init(id: TransactionID, client: SkiffClient, producerID: ProducerID) {
+        self.id = id
+        self.client = client
+        self.producerID = producerID
+    }
+
+    /// The stamp for the next staged write; a retry of the same request inside the client keeps it.
+    private func nextStamp() -> ProducerStamp {
+        let sequence = lastSequence.withLockedValue { value in
+            value += 1
+            return value
+        }
+        return ProducerStamp(producerID: producerID, sequence: SequenceNumber(rawValue: sequence))
+    }
 
     /// Stages messages for a queue or exchange.
     public func publish(
@@ -11,14 +35,15 @@ public struct Transaction: Sendable {
     )
         async throws
     {
-        let publish = PublishRequest(namespace: namespace ?? client.namespace, target: target, messages: messages)
+        let publish = PublishRequest(
+            namespace: namespace ?? client.namespace, target: target, producer: nextStamp(), messages: messages)
         try await client.sendExpectingOK(.txnPublish(TxnPublishRequest(transactionID: id, publish: publish)))
     }
 
     /// Stages topic records.
     public func produce(_ records: [ProduceRecord], to topic: String, namespace: String? = nil) async throws {
         let name = ObjectName(namespace: namespace ?? client.namespace, name: topic)
-        let produce = ProduceRequest(topic: name, records: records)
+        let produce = ProduceRequest(topic: name, producer: nextStamp(), records: records)
         try await client.sendExpectingOK(.txnProduce(TxnProduceRequest(transactionID: id, produce: produce)))
     }
 
@@ -47,7 +72,7 @@ extension SkiffClient {
         let request = Request.txnBegin(TxnBeginRequest(timeoutMs: timeoutMs, producerID: producerID))
         let response = try await send(request)
         guard case .transaction(let id) = response else { throw SkiffClientError.unexpected(response, for: request) }
-        return Transaction(id: id, client: self)
+        return Transaction(id: id, client: self, producerID: producerID)
     }
 
     /// Runs `body` in a transaction: commits when it returns, aborts when it throws.

@@ -90,7 +90,8 @@ public actor TopicGroupConsumer: AsyncSequence {
         guard let assignment else { return }
         self.assignment = nil
         let request = GroupMemberRequest(
-            namespace: namespace, group: group, memberID: assignment.memberID, generation: assignment.generation)
+            namespace: namespace, group: group, memberID: assignment.memberID, generation: assignment.generation,
+            topic: topic)
         try await client.sendExpectingOK(.groupLeave(request))
     }
 
@@ -151,7 +152,8 @@ public actor TopicGroupConsumer: AsyncSequence {
         else { return }
         let request = Request.groupHeartbeat(
             GroupMemberRequest(
-                namespace: namespace, group: group, memberID: current.memberID, generation: current.generation))
+                namespace: namespace, group: group, memberID: current.memberID, generation: current.generation,
+                topic: topic))
         do {
             let response = try await client.send(request)
             guard case .assignment(let latest) = response else {

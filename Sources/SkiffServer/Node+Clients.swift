@@ -173,11 +173,12 @@ extension Node {
         case .groupHeartbeat(let m):
             return (
                 .heartbeat(
-                    GroupRef(namespace: m.namespace, topic: "", group: m.group), member: m.memberID,
+                    GroupRef(namespace: m.namespace, topic: m.topic ?? "", group: m.group), member: m.memberID,
                     generation: m.generation), 64
             )
         case .groupLeave(let m):
-            return (.leaveGroup(GroupRef(namespace: m.namespace, topic: "", group: m.group), member: m.memberID), 64)
+            let ref = GroupRef(namespace: m.namespace, topic: m.topic ?? "", group: m.group)
+            return (.leaveGroup(ref, member: m.memberID), 64)
         case .commitOffsets(let c):
             let commits = WireMapping.offsetCommit(c)
             return (commits.count == 1 ? .commitOffsets(commits[0]) : .batch(commits.map { .commitOffsets($0) }), 64)
@@ -203,9 +204,14 @@ extension Node {
         case .txnAbort(let t): return (.abortTransaction(.init(t.rawValue)), 16)
         case .halfPrepare(let h):
             guard let message = h.publish.messages.first, h.publish.messages.count == 1 else { return nil }
+            var outgoing = WireMapping.message(message)
+            // A stamped prepare names its message, so the broker answers a resend with the still-open half.
+            if dedup, let stamp = h.publish.producer {
+                outgoing.id = "half:\(stamp.producerID.rawValue):\(stamp.sequence.rawValue)"
+            }
             let prepare = HalfPrepare(
-                namespace: h.publish.namespace, target: WireMapping.target(h.publish.target),
-                message: WireMapping.message(message), producerGroup: h.producerGroup)
+                namespace: h.publish.namespace, target: WireMapping.target(h.publish.target), message: outgoing,
+                producerGroup: h.producerGroup)
             return (.prepareHalfMessage(prepare), 64 + message.body.count)
         case .halfResolve(let r):
             let resolution: HalfResolution

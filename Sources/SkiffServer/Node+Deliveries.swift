@@ -52,14 +52,20 @@ extension Node {
             let command = Command.receive(
                 namespace: sub.queue.namespace, queue: sub.queue.name, consumer: sub.consumer,
                 maxMessages: UInt32(sub.credit), visibilityMs: sub.leaseMs)
-            submit(command, bytes: 64) { [weak self] outcome in self?.received(outcome, subscription: subID) }
+            let term = raft.term
+            submit(command, bytes: 64) { [weak self] outcome in
+                self?.received(outcome, subscription: subID, term: term)
+            }
         }
     }
 
-    private func received(_ outcome: Outcome, subscription subID: SubscriptionID) {
+    private func received(_ outcome: Outcome, subscription subID: SubscriptionID, term: Term) {
         // A subscription that ended while its receive was in flight needs nothing here: its `releaseConsumer`
         // was proposed after the receive, so it applies after it and releases these leases too.
         guard var sub = subscriptions[subID] else { return }
+        // Only the leader of the term that proposed the receive pushes its leases; on any other node the
+        // subscription is already ended with NOT_LEADER and the leases expire and are delivered again.
+        guard isLeader, raft.term == term else { return }
         sub.receiveInFlight = false
         switch outcome {
         case .applied(.ok(.delivered(let messages))):

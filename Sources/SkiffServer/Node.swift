@@ -65,7 +65,10 @@ final class Node {
     // Group commit.
     var queuedCommands: [QueuedCommand] = []
     var queuedBytes = 0
-    var nextProposalID: UInt64 = 1
+    /// Starts at a random point, so that entries this node proposed in an earlier run (replayed or committed
+    /// after a restart) never match a waiter of this run: a stale match would answer a client, or push a
+    /// delivery, with the result of a different command.
+    var nextProposalID = UInt64.random(in: 1...(UInt64.max >> 1))
     var waiting: [UInt64: (responders: [Responder?], deadline: NIODeadline)] = [:]
     /// The leader clock last stamped or applied; stamps never go backwards across leaders.
     var lastTimeMs: Int64 = 0

@@ -24,6 +24,12 @@ final class PeerTransport {
     static let outboundQueuedBytesMax = 64 << 20
     static let reconnectDelayMin = TimeAmount.milliseconds(20)
     static let reconnectDelayMax = TimeAmount.milliseconds(500)
+    /// How long an outbound link may hold unacknowledged data before the kernel drops it (`TCP_USER_TIMEOUT`).
+    /// Over a cut link TCP backs off its retransmissions exponentially, so without a bound a link that healed
+    /// could wait seconds for its next retransmission; a dropped link is redialed within `reconnectDelayMax`.
+    static let unacknowledgedTimeoutMs = 1_500
+    /// Linux `TCP_USER_TIMEOUT` (not exported by NIO).
+    static let tcpUserTimeoutOption = NIOBSDSocket.Option(rawValue: 18)
 
     let loop: any EventLoop
     let selfID: NodeID
@@ -147,7 +153,13 @@ private final class OutboundLink {
         guard !closed, !transport.isClosed else { return }
         let loop = transport.loop
         let bound = NIOLoopBound(self, eventLoop: loop)
-        ClientBootstrap(group: loop)
+        var bootstrap = ClientBootstrap(group: loop)
+        #if os(Linux)
+            bootstrap = bootstrap.channelOption(
+                ChannelOptions.Types.SocketOption(level: .tcp, name: PeerTransport.tcpUserTimeoutOption),
+                value: PeerTransport.unacknowledgedTimeoutMs)
+        #endif
+        bootstrap
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.connectTimeout, value: .milliseconds(500))
             .channelOption(

@@ -315,13 +315,17 @@ public struct GroupMemberRequest: WireCodable, Hashable {
     public var group: String
     public var memberID: String
     public var generation: UInt64
+    /// The topic the group consumes (groups are per topic). A trailing field added after version 1's first
+    /// release: absent when nil, so older encoders' frames still decode.
+    public var topic: String?
 
     /// Creates the request.
-    public init(namespace: String, group: String, memberID: String, generation: UInt64) {
+    public init(namespace: String, group: String, memberID: String, generation: UInt64, topic: String? = nil) {
         self.namespace = namespace
         self.group = group
         self.memberID = memberID
         self.generation = generation
+        self.topic = topic
     }
 
     public func encode(to writer: inout WireWriter) {
@@ -329,6 +333,7 @@ public struct GroupMemberRequest: WireCodable, Hashable {
         writer.write(group)
         writer.write(memberID)
         writer.write(generation)
+        if let topic { writer.write(topic) }
     }
 
     public init(from reader: inout WireReader) throws(FrameError) {
@@ -336,6 +341,7 @@ public struct GroupMemberRequest: WireCodable, Hashable {
         group = try reader.readString("member.group")
         memberID = try reader.readString("member.memberID")
         generation = try reader.readUInt64("member.generation")
+        topic = reader.remaining > 0 ? try reader.readString("member.topic") : nil
     }
 }
 

@@ -164,3 +164,53 @@ private func stamped(_ body: String, _ producer: ProducerID, _ sequence: UInt64,
     #expect(h.code(.resolveHalfMessage(half, .commit)) == .halfMessageNotFound)
     #expect(h.machine.pendingHalfMessages(producerGroup: "pg").isEmpty)
 }
+
+/// A resent staged publish or append (same staging sequence) is staged once, so the commit stores it once;
+/// a sequence beyond the next one is a gap and a stamp of another producer is refused.
+@Test func transactionStagingIsIdempotent() {
+    var h = queueHarness()
+    h.ok(.createTopic(namespace: "ns", topic: "out", arguments: TopicArguments(partitions: 1)))
+    let producer = h.producer()
+    let other = h.producer(group: "other")
+    let txn = h.begin(producer)
+    func publish(_ sequence: UInt64, by stamp: ProducerID) -> Command {
+        .transactionPublish(
+            txn,
+            PublishRequest(
+                namespace: "ns", target: .queue("q"), messages: [OutgoingMessage(id: "m\(sequence)", body: [1])],
+                producer: ProducerStamp(producer: stamp, sequence: sequence)))
+    }
+    let append = Command.transactionAppend(
+        txn,
+        AppendRequest(
+            namespace: "ns", topic: "out", records: [OutgoingRecord(value: [2])],
+            producer: ProducerStamp(producer: producer, sequence: 1)))
+    h.ok(publish(0, by: producer))
+    h.ok(publish(0, by: producer))
+    #expect(h.code(publish(2, by: producer)) == .sequenceGap)
+    #expect(h.code(publish(1, by: other)) == .invalidArgument)
+    h.ok(append)
+    h.ok(append)
+    h.ok(publish(0, by: producer))
+    #expect(h.ok(.commitTransaction(txn)) == .count(2))
+    #expect(h.ok(.commitTransaction(txn)) == .none)
+    #expect(h.stats("q").ready == 1)
+    #expect(try! h.machine.topicInfo(namespace: "ns", topic: "out").endOffsets == [Offset(1)])
+}
+
+/// A resent half-message prepare (same message id, still open) answers with the open half instead of a second.
+@Test func halfPrepareResendIsIdempotent() {
+    var h = queueHarness()
+    let prepare = HalfPrepare(
+        namespace: "ns", target: .queue("q"), message: OutgoingMessage(id: "order-9", body: [9]), producerGroup: "pg")
+    guard case .halfMessage(let first) = h.ok(.prepareHalfMessage(prepare)),
+        case .halfMessage(let again) = h.ok(.prepareHalfMessage(prepare))
+    else {
+        Issue.record("prepare did not answer with a half message")
+        return
+    }
+    #expect(first == again)
+    h.ok(.resolveHalfMessage(first, .commit))
+    #expect(h.receive("q").map(\.id) == ["order-9"])
+    #expect(h.receive("q").isEmpty)
+}

@@ -12,6 +12,8 @@ final class FakeCluster: Sendable {
         var deliveries: UInt32 = 0
         var leasedBy: UInt64?
         var acked = false
+        /// Stamped on every delivery; 0 (unknown) unless a test sets it.
+        var leaseExpiresAtMs: UInt64 = 0
     }
 
     struct State {
@@ -320,7 +322,7 @@ final class FakeNode: Sendable {
                         let delivery = Delivery(
                             subscriptionID: subscriptionID, queue: ObjectName(namespace: "default", name: "q"),
                             messageID: message.id, leaseToken: LeaseToken(1), deliveryCount: message.deliveries,
-                            body: message.body)
+                            leaseExpiresAtMs: message.leaseExpiresAtMs, body: message.body)
                         pushes.append((channel, delivery))
                     }
                 }

@@ -59,6 +59,28 @@ import Testing
         #expect(cluster.state.withLockedValue { $0.messages.count } == 2)
         #expect(cluster.state.withLockedValue { $0.aborted.count } == 1)
     }
+
+    /// Staged publishes carry the transaction producer's id and staging sequences 1, 2, ... so that the broker
+    /// can recognise a resend after a lost reply.
+    @Test func stagedPublishesAreStamped() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        let transaction = try await client.beginTransaction()
+        try await transaction.publish([OutgoingMessage(body: [1])], to: .queue("q"))
+        try await transaction.publish([OutgoingMessage(body: [2]), OutgoingMessage(body: [3])], to: .queue("q"))
+        let stamps = cluster.state.withLockedValue { $0.transactions[transaction.id]?.map(\.producer) }
+        let producer = try await client.producerID()
+        #expect(
+            stamps
+                == [
+                    ProducerStamp(producerID: producer, sequence: SequenceNumber(rawValue: 1)),
+                    ProducerStamp(producerID: producer, sequence: SequenceNumber(rawValue: 2)),
+                ])
+        try await transaction.commit()
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.body) } == [[1], [2], [3]])
+    }
 }
 
 @Suite(.timeLimit(.minutes(1))) struct ConsumerTests {
@@ -82,6 +104,24 @@ import Testing
         }
         #expect(counts == [1, 2])
         #expect(cluster.state.withLockedValue { $0.messages.allSatisfy(\.acked) })
+    }
+
+    /// A delivery whose lease already ended when the application asks for it is skipped (the broker may have
+    /// given the message to another consumer meanwhile); the next live delivery is handed out instead.
+    @Test func expiredDeliveryIsSkipped() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
+        defer { client.close() }
+        try await client.publish([1], to: "q")
+        try await client.publish([2], to: "q")
+        cluster.state.withLockedValue { $0.messages[0].leaseExpiresAtMs = 1 }
+        for try await delivery in client.consume(queue: "q", prefetch: 2) {
+            #expect(delivery.body == [2])
+            try await delivery.ack()
+            break
+        }
+        #expect(cluster.state.withLockedValue { $0.messages.map(\.acked) } == [false, true])
     }
 
     /// Closing the client fails pending calls with `.closed` and ends consumers with the same error.

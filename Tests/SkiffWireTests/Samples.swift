@@ -51,7 +51,7 @@ enum Samples {
         .fetch(FetchRequest(topic: queue, partition: 1, offset: Offset(5))),
         .groupJoin(GroupJoinRequest(namespace: "n", group: "g", topic: "t", sessionTimeoutMs: 10_000)),
         .groupHeartbeat(GroupMemberRequest(namespace: "n", group: "g", memberID: "m", generation: 2)),
-        .groupLeave(GroupMemberRequest(namespace: "n", group: "g", memberID: "m", generation: 2)),
+        .groupLeave(GroupMemberRequest(namespace: "n", group: "g", memberID: "m", generation: 2, topic: "t")),
         .commitOffsets(commit),
         .resetOffsets(ResetOffsetsRequest(namespace: "n", group: "g", topic: "t", position: .earliest)),
         .resetOffsets(ResetOffsetsRequest(namespace: "n", group: "g", topic: "t", partition: 1, position: .latest)),
