@@ -64,17 +64,15 @@ public struct ReceivedDelivery: Sendable {
         }
     }
 
-    /// Sends a lease operation. `UNKNOWN_LEASE` for a delivery received on a connection that has since
-    /// been lost is not an error: the server released that lease and the message will be redelivered.
+    /// Sends a lease operation.
+    ///
+    /// `UNKNOWN_LEASE` is thrown, never swallowed, even for a delivery received on a connection that has since
+    /// been lost: the server released that lease, so the ack (or nack, or extension) did not take effect and the
+    /// message will be delivered again. Reporting success there would tell the application a message was
+    /// acknowledged when it was not (the chaos checker's `after-ack` duplicate).
     private static func run(_ request: Request, core: ClientCore, connectionIDs: Set<UInt64>) async throws {
-        do {
-            let response = try await core.call(request)
-            guard case .ok = response else { throw SkiffClientError.unexpected(response, for: request) }
-        } catch let error as SkiffClientError where error.code == .unknownLease {
-            let current = core.currentConnectionID
-            if connectionIDs.contains(where: { $0 != current }) { return }
-            throw error
-        }
+        let response = try await core.call(request)
+        guard case .ok = response else { throw SkiffClientError.unexpected(response, for: request) }
     }
 
     enum Settlement: Sendable { case ack, nack, reject }
