@@ -68,13 +68,59 @@ struct HistoryCheckerTests {
         #expect(check?.info["after-ack"] == 1)
     }
 
+    /// An old grant that sat in a consumer's buffer and is seen after a later grant was acked is allowed
+    /// (its delivery count is not above one already seen), provided its own ack is refused.
+    @Test func staleGrantSeenLateIsAllowed() {
+        var b = HistoryBuilder()
+        b.publish("a", seq: 1)
+        b.deliver("a", consumer: 3, deliveries: 2)
+        b.ack("a", consumer: 3)
+        b.deliver("a", consumer: 2, deliveries: 1)
+        b.ack("a", consumer: 2, outcome: .fail)
+        b.drain()
+        let check = b.verdict().check("duplicates")
+        #expect(check?.valid == true)
+        #expect(check?.info["stale-grant"] == 1)
+        #expect(check?.info["after-ack"] == 0)
+    }
+
+    /// A late-seen old grant whose ack nevertheless succeeds is a violation: the broker (or the client)
+    /// confirmed an ack of a lease that a later grant had superseded, and the message was acked twice.
+    @Test func staleGrantAckedIsViolation() {
+        var b = HistoryBuilder()
+        b.publish("a", seq: 1)
+        b.deliver("a", consumer: 3, deliveries: 2)
+        b.ack("a", consumer: 3)
+        b.deliver("a", consumer: 2, deliveries: 1)
+        b.ack("a", consumer: 2)
+        b.drain()
+        let check = b.verdict().check("duplicates")
+        #expect(check?.valid == false)
+        #expect(check?.info["acked-twice"] == 1)
+        #expect(check?.info["superseded-ack"] == 1)
+    }
+
+    /// A redelivery with a higher delivery count after a successful ack is still after-ack, not stale.
+    @Test func higherCountAfterAckIsNotStale() {
+        var b = HistoryBuilder()
+        b.publish("a", seq: 1)
+        b.deliver("a", consumer: 2, deliveries: 1)
+        b.ack("a", consumer: 2)
+        b.deliver("a", consumer: 3, deliveries: 2)
+        b.drain()
+        let check = b.verdict().check("duplicates")
+        #expect(check?.valid == false)
+        #expect(check?.info["after-ack"] == 1)
+        #expect(check?.info["stale-grant"] == 0)
+    }
+
     /// An acked delivery redelivered around the holder's re-subscription (its connection was lost, so the ack
-    /// could not settle) is allowed as after-disconnect.
+    /// could not settle, and its outcome is unknown) is allowed as after-disconnect.
     @Test func duplicateAfterDisconnect() {
         var b = HistoryBuilder()
         b.publish("a", seq: 1)
         b.deliver("a", consumer: 2)
-        b.ack("a", consumer: 2)
+        b.ack("a", consumer: 2, outcome: .unknown)
         b.deliver("a", consumer: 3, deliveries: 2)
         b.observe(.resubscribe, process: 2)
         b.ack("a", consumer: 3)
@@ -89,12 +135,28 @@ struct HistoryCheckerTests {
         var b = HistoryBuilder()
         b.publish("a", seq: 1)
         b.deliver("a", consumer: 2)
-        b.ack("a", consumer: 2)
+        b.ack("a", consumer: 2, outcome: .unknown)
         b.observe(.leader, process: -1) { $0.node = 2 }
         b.deliver("a", consumer: 3, deliveries: 2)
         b.ack("a", consumer: 3)
         b.drain()
         #expect(b.verdict().check("duplicates")?.info["after-disconnect"] == 1)
+    }
+
+    /// A successful ack is final even across a re-subscription: the client reports an ack as done only when
+    /// the broker applied it, so a later grant of the message is after-ack, not after-disconnect.
+    @Test func okAckIsFinalAcrossDisconnect() {
+        var b = HistoryBuilder()
+        b.publish("a", seq: 1)
+        b.deliver("a", consumer: 2)
+        b.ack("a", consumer: 2)
+        b.observe(.resubscribe, process: 2)
+        b.deliver("a", consumer: 3, deliveries: 2)
+        b.ack("a", consumer: 3, outcome: .fail)
+        b.drain()
+        let check = b.verdict().check("duplicates")
+        #expect(check?.valid == false)
+        #expect(check?.info["after-ack"] == 1)
     }
 
     /// Redelivery after the holder crashed, or after its lease expired, is allowed but counted by class.

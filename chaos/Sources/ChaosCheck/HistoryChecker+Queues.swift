@@ -2,7 +2,8 @@
 public enum DuplicateClass: String, Sendable, CaseIterable {
     /// Allowed: the previous holder crashed without acking.
     case afterCrash = "after-crash"
-    /// Allowed: the previous holder's connection was lost and it re-subscribed (its leases were released).
+    /// Allowed: the previous holder's connection was lost and it re-subscribed (its leases were released)
+    /// before it acked, or its ack's outcome is unknown.
     case afterDisconnect = "after-disconnect"
     /// Allowed: the previous holder's ack failed or timed out, which only happens when its connection broke.
     case afterAckFailure = "after-ack-failure"
@@ -10,6 +11,10 @@ public enum DuplicateClass: String, Sendable, CaseIterable {
     case afterNack = "after-nack"
     /// Allowed: the previous holder did not ack within the lease.
     case afterLeaseExpiry = "after-lease-expiry"
+    /// Allowed: an old grant seen late. Its delivery count is not above one already observed, so the broker
+    /// leased it before that later grant (counts rise by one per grant); it sat in a consumer's buffer, and
+    /// its lease had ended. Whether its ack wrongly succeeded is checked separately (`superseded-ack`).
+    case staleGrant = "stale-grant"
     /// Violation: redelivered although the previous holder's ack succeeded.
     case afterAck = "after-ack"
     /// Violation: the broker stored one client message twice (idempotence failure).
@@ -20,7 +25,7 @@ public enum DuplicateClass: String, Sendable, CaseIterable {
     /// True when the class is allowed by the delivery contract.
     public var isAllowed: Bool {
         switch self {
-        case .afterCrash, .afterDisconnect, .afterAckFailure, .afterNack, .afterLeaseExpiry: true
+        case .afterCrash, .afterDisconnect, .afterAckFailure, .afterNack, .afterLeaseExpiry, .staleGrant: true
         case .afterAck, .storedTwice, .unexplained: false
         }
     }
@@ -41,6 +46,7 @@ extension HistoryChecker {
         for msg in deliveries.keys.sorted() {
             let list = deliveries[msg, default: []]
             var serverIds = Set(list.prefix(1).compactMap(\.serverId))
+            var highestCount = list.first?.deliveries ?? 0
             for position in list.indices.dropFirst() {
                 let current = list[position]
                 let previous = list[position - 1]
@@ -48,10 +54,13 @@ extension HistoryChecker {
                 if let id = current.serverId, !serverIds.isEmpty, !serverIds.contains(id) {
                     kind = .storedTwice
                     serverIds.insert(id)
+                } else if let count = current.deliveries, count > 0, count <= highestCount {
+                    kind = .staleGrant
                 } else {
                     kind = classify(
                         previous, current, settle[msg, default: []], interruptions, leaderChanges: leaderChanges)
                 }
+                highestCount = max(highestCount, current.deliveries ?? 0)
                 classes[kind, default: 0] += 1
                 if !kind.isAllowed {
                     anomalies.append("\(msg) delivered again at t=\(ms(current.t)) (\(kind.rawValue))")
@@ -64,7 +73,42 @@ extension HistoryChecker {
         }
         var info: [String: Int64] = [:]
         for kind in DuplicateClass.allCases { info[kind.rawValue] = Int64(classes[kind, default: 0]) }
+        let ackAnomalies = impossibleAcks(settle, deliveries)
+        info["acked-twice"] = Int64(ackAnomalies.ackedTwice.count)
+        info["superseded-ack"] = Int64(ackAnomalies.superseded.count)
+        anomalies += ackAnomalies.ackedTwice + ackAnomalies.superseded
         return CheckResult(name: "duplicates", anomalies: anomalies.sorted(), info: info)
+    }
+
+    /// Acks that a correct broker can never confirm, whatever the timing:
+    /// - two successful acks of one message (after the first, the message is gone and no lease on it exists);
+    /// - a successful ack of a grant that a later grant had already superseded before the ack was sent (a
+    ///   delivery with a higher count was observed first, so the acked lease had ended).
+    /// These catch a client or server that reports an ack as done when the broker refused it.
+    private func impossibleAcks(
+        _ settle: [String: [Operation]], _ deliveries: [String: [HistoryEvent]]
+    ) -> (ackedTwice: [String], superseded: [String]) {
+        var ackedTwice: [String] = []
+        var superseded: [String] = []
+        for msg in settle.keys.sorted() {
+            let acks = settle[msg, default: []].filter { $0.kind == .ack && $0.outcome == .ok }
+            if acks.count > 1 {
+                let times = acks.map { "\(ms($0.endT))" }.joined(separator: ",")
+                ackedTwice.append("\(msg) acked successfully \(acks.count) times (t=\(times))")
+            }
+            let seen = deliveries[msg, default: []]
+            for ack in acks {
+                // The grant this ack settles: the holder's latest delivery of the message before the ack.
+                guard let grant = seen.last(where: { $0.process == ack.process && $0.t <= ack.invoke.t }),
+                    let count = grant.deliveries,
+                    let newer = seen.first(where: { ($0.deliveries ?? 0) > count && $0.t < ack.invoke.t })
+                else { continue }
+                superseded.append(
+                    "\(msg) ack of delivery #\(count) succeeded at t=\(ms(ack.endT)) although delivery "
+                        + "#\(newer.deliveries ?? 0) was seen at t=\(ms(newer.t))")
+            }
+        }
+        return (ackedTwice, superseded)
     }
 
     private func classify(
@@ -82,8 +126,10 @@ extension HistoryChecker {
         let disconnected = (events + leaderChanges).contains {
             $0.op == .resubscribe || $0.op == .leader ? $0.t > previous.t && $0.t <= current.t + graceNs : false
         }
+        // An ack the client reported as done was applied by the broker (an ack the broker refused, for
+        // example because the lease went with a lost connection, is reported as failed), so it is final.
         let acked = mine.contains { $0.kind == .ack && $0.outcome == .ok && $0.endT <= current.t }
-        if acked && !disconnected { return .afterAck }
+        if acked { return .afterAck }
         if events.contains(where: { $0.op == .crash && window($0.t) }) { return .afterCrash }
         if disconnected { return .afterDisconnect }
         if mine.contains(where: { $0.kind == .nack && $0.outcome != .fail }) { return .afterNack }
