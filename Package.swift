@@ -39,7 +39,7 @@ let package = Package(
 
         // Storage.
         .target(name: "SkiffLog", dependencies: ["SkiffRaft", "CLZ4"]),
-        .target(name: "SkiffStore", dependencies: ["CSQLite", "SkiffLog"]),
+        .target(name: "SkiffStore", dependencies: ["CSQLite", "SkiffLog", "SkiffRaft"]),
 
         // Network protocol, node, client.
         .target(name: "SkiffWire", dependencies: ["SkiffRaft", .product(name: "NIOCore", package: "swift-nio")]),
@@ -88,15 +88,16 @@ let package = Package(
             path: "chaos/Sources/skiff-chaos"
         ),
         // Chaos history checker, report and nemesis schedule: reads only histories, no I/O of its own.
-        .target(name: "ChaosCheck", path: "chaos/Sources/ChaosCheck"),
+        .target(name: "ChaosCheck", dependencies: ["SkiffRaft"], path: "chaos/Sources/ChaosCheck"),
 
         // Tests.
         .testTarget(name: "SkiffRaftTests", dependencies: ["SkiffRaft"], resources: [.copy("testdata")]),
-        .testTarget(name: "SkiffLogTests", dependencies: ["SkiffLog"]),
+        .testTarget(name: "SkiffLogTests", dependencies: ["SkiffLog", "SkiffRaft"]),
         .testTarget(name: "SkiffStoreTests", dependencies: ["SkiffStore", "SkiffLog"]),
-        .testTarget(name: "SkiffBrokerTests", dependencies: ["SkiffBroker"]),
+        .testTarget(name: "SkiffBrokerTests", dependencies: ["SkiffBroker", "SkiffRaft"]),
         .testTarget(
-            name: "SkiffWireTests", dependencies: ["SkiffWire", .product(name: "NIOCore", package: "swift-nio")]),
+            name: "SkiffWireTests",
+            dependencies: ["SkiffWire", "SkiffRaft", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SkiffServerTests", dependencies: ["SkiffServer"]),
         .testTarget(
             name: "SkiffClientTests",

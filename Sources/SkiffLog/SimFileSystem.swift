@@ -1,3 +1,5 @@
+import SkiffRaft
+
 /// A deterministic in-memory file system that models what a crash can do to unsynced data.
 ///
 /// Each file keeps two views: what a reader sees now, and what survives a crash (`durable`). `sync` and
@@ -38,7 +40,7 @@ public final class SimFileSystem: FileSystem, @unchecked Sendable {
     var durableFiles: [String: Inode] = [:]
     var directories: Set<String> = ["/", "."]
     var durableDirectories: Set<String> = ["/", "."]
-    var random: SplitMix64
+    var random: SeededRandom
     /// Incremented by `crash`; handles from an older generation fail with EIO.
     var generation: UInt64 = 0
     var syncFailuresRemaining = 0
@@ -56,7 +58,7 @@ public final class SimFileSystem: FileSystem, @unchecked Sendable {
 
     /// Creates an empty file system whose random choices derive from `seed`.
     public init(seed: UInt64 = 1) {
-        random = SplitMix64(seed: seed)
+        random = SeededRandom(seed: seed)
     }
 
     // MARK: Fault injection
@@ -188,20 +190,5 @@ public final class SimFileSystem: FileSystem, @unchecked Sendable {
     static func resized(_ data: [UInt8], to size: Int) -> [UInt8] {
         if size <= data.count { return Array(data[0..<size]) }
         return data + [UInt8](repeating: 0, count: size - data.count)
-    }
-}
-
-/// SplitMix64: a tiny, fast, seedable generator (Steele, Lea, Flood 2014) for reproducible fault choices.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

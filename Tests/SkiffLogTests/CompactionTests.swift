@@ -8,7 +8,7 @@ import Testing
     /// segments, and the result survives a reopen.
     @Test(arguments: 1...25)
     func neverDeletesAboveCheckpoint(seed: UInt64) throws {
-        var generator = SplitMix64(seed: seed)
+        var generator = SeededRandom(seed: seed)
         let options = smallSegments(1024 + Int(generator.next() % 3000))
         let (fileSystem, log) = try makeSimLog(seed: seed, options: options)
         var term: UInt64 = 1

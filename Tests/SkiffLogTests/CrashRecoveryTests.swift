@@ -56,7 +56,7 @@ import Testing
     /// entry or produce a garbage one.
     @Test(arguments: 1...20)
     func randomCrashesKeepAcknowledgedEntries(seed: UInt64) throws {
-        var generator = SplitMix64(seed: seed)
+        var generator = SeededRandom(seed: seed)
         let fileSystem = SimFileSystem(seed: seed)
         let options = smallSegments(2048)
         var acknowledged: [Entry] = []

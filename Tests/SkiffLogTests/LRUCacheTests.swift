@@ -1,11 +1,12 @@
 import SkiffLog
+import SkiffRaft
 import Testing
 
 @Suite struct LRUCacheTests {
     /// Against a simple reference model (an ordered list), random operations give the same contents, and the
     /// weight never exceeds the bound.
     @Test func matchesReferenceModel() {
-        var generator = SplitMix64(seed: 11)
+        var generator = SeededRandom(seed: 11)
         var cache = LRUCache<Int, Int>(weightMax: 50)
         var model: [(key: Int, weight: Int)] = []  // most recent last
         for _ in 0..<20_000 {

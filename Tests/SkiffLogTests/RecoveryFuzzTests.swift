@@ -18,7 +18,7 @@ import Testing
         log.close()
         let path = "/data/log/seg-00000000000000000001.log"
         let pristine = try #require(fileSystem.contents(of: path))
-        var generator = SplitMix64(seed: seedBase &* 7919)
+        var generator = SeededRandom(seed: seedBase &* 7919)
         for _ in 0..<60 {
             var damaged = pristine
             for _ in 0..<(1 + Int(generator.next() % 3)) { Self.damage(&damaged, &generator) }
@@ -34,7 +34,7 @@ import Testing
         }
     }
 
-    static func damage(_ bytes: inout [UInt8], _ generator: inout SplitMix64) {
+    static func damage(_ bytes: inout [UInt8], _ generator: inout SeededRandom) {
         guard !bytes.isEmpty else { return }
         switch generator.next() % 4 {
         case 0: bytes[Int(generator.next() % UInt64(bytes.count))] ^= UInt8(1) << UInt8(generator.next() % 8)

@@ -3,7 +3,7 @@ import SkiffRaft
 
 /// Deterministic entry payloads: the same (index, seed) always gives the same bytes.
 func payload(index: UInt64, size: Int, seed: UInt64 = 7) -> [UInt8] {
-    var generator = SplitMix64(seed: index &* 1_000_003 &+ seed)
+    var generator = SeededRandom(seed: index &* 1_000_003 &+ seed)
     var bytes: [UInt8] = []
     bytes.reserveCapacity(size)
     while bytes.count < size {

@@ -1,4 +1,5 @@
 import SkiffLog
+import SkiffRaft
 
 #if canImport(Glibc)
     import Glibc
@@ -38,7 +39,7 @@ extension StorageBenchmark {
     /// Text-like bytes (words from a small vocabulary with varying numbers), about 2:1 with LZ4.
     static func benchPayload(_ size: Int, seed: Int = 1) -> [UInt8] {
         let words = ["queue", "orders", "message", "id", "amount", "status", "pending", "customer", "total", "ts"]
-        var generator = SplitMix64(seed: UInt64(seed))
+        var generator = SeededRandom(seed: UInt64(seed))
         var bytes: [UInt8] = []
         bytes.reserveCapacity(size + 16)
         while bytes.count < size {

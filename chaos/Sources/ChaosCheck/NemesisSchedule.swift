@@ -1,17 +1,8 @@
-/// SplitMix64: a small, fast, seedable generator, so a seed reproduces a schedule exactly.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import SkiffRaft
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The nemesis schedule's generator: the same seeded SplitMix64 the Raft core uses, so a seed reproduces a
+/// schedule exactly.
+public typealias SeededGenerator = SeededRandom
 
 /// One kind of fault the nemesis can inject.
 public enum FaultKind: String, CaseIterable, Sendable, Codable {
