@@ -100,6 +100,9 @@ let package = Package(
             dependencies: ["SkiffWire", "SkiffRaft", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SkiffServerTests", dependencies: ["SkiffServer"]),
         .testTarget(
+            name: "SkiffCLITests",
+            dependencies: ["skiff", "SkiffClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(
             name: "SkiffClientTests",
             dependencies: [
                 "SkiffClient", "SkiffWire", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

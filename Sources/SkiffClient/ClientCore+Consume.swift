@@ -4,9 +4,7 @@ extension ClientCore {
     /// Registers a subscription that survives failovers and returns its delivery stream.
     func subscribe(
         queue: ObjectName, prefetch: UInt32, leaseMs: UInt32
-    ) -> AsyncThrowingStream<
-        ReceivedDelivery, any Error
-    > {
+    ) -> (localID: UInt64, stream: AsyncThrowingStream<ReceivedDelivery, any Error>) {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReceivedDelivery.self)
         let (localID, connection, closed) = state.withLockedValue { state -> (UInt64, WireConnection?, Bool) in
             let localID = state.allocateID()
@@ -17,11 +15,11 @@ extension ClientCore {
         }
         if closed {
             continuation.finish(throwing: SkiffClientError(.closed))
-            return stream
+            return (localID, stream)
         }
         continuation.onTermination = { [weak self] _ in self?.unsubscribe(localID) }
         if let connection { startSubscribe(localID, on: connection) } else { ensureConnecting() }
-        return stream
+        return (localID, stream)
     }
 
     /// Sends a subscribe for `localID` on `connection` unless one is in flight or done.
@@ -106,6 +104,23 @@ extension ClientCore {
                 if let current = state.withLockedValue({ $0.connection }) { restoreSessionState(on: current) }
             }
         }
+    }
+
+    /// Changes a subscription's credit window (0 pauses it). Applies to the server subscription now, if there
+    /// is one on the current connection, and to every later re-subscription.
+    func setPrefetch(_ localID: UInt64, prefetch: UInt32) async throws {
+        let target = state.withLockedValue { state -> (SubscriptionID, WireConnection)? in
+            guard state.subscriptions[localID] != nil else { return nil }
+            state.subscriptions[localID]!.prefetch = prefetch
+            guard let serverID = state.subscriptions[localID]!.serverID, let connection = state.connection,
+                state.subscriptions[localID]!.connectionID == connection.id
+            else { return nil }
+            return (serverID, connection)
+        }
+        guard let (serverID, connection) = target else { return }
+        let request = Request.setPrefetch(PrefetchRequest(subscriptionID: serverID, prefetch: prefetch))
+        let response = try await directCall(request, on: connection, timeoutMs: configuration.requestTimeoutMs)
+        guard case .ok = response else { throw SkiffClientError.unexpected(response, for: request) }
     }
 
     /// Ends a subscription locally and on the server.

@@ -90,6 +90,18 @@ public struct QueueConsumer: AsyncSequence, Sendable {
     public typealias Element = ReceivedDelivery
     let stream: AsyncThrowingStream<ReceivedDelivery, any Error>
     let core: ClientCore
+    let localID: UInt64
+
+    /// Changes how many deliveries may be unsettled at once. 0 pauses the subscription: no new messages are
+    /// leased to it, and the deliveries already received can still be acked, nacked or extended. A consumer
+    /// that will stop after N messages pauses before settling the last one, so that settling does not lease
+    /// one more message that nobody will handle (which would raise its delivery count for nothing).
+    public func setPrefetch(_ prefetch: UInt32) async throws {
+        try await core.setPrefetch(localID, prefetch: Swift.min(prefetch, Self.prefetchMax))
+    }
+
+    /// The largest credit window the server honours.
+    public static let prefetchMax: UInt32 = 10_000
 
     public func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator(), core: core) }
 
@@ -131,8 +143,8 @@ extension SkiffClient {
         queue: String, namespace: String? = nil, prefetch: UInt32 = 100, leaseMs: UInt32 = 0
     ) -> QueueConsumer {
         let name = ObjectName(namespace: namespace ?? self.namespace, name: queue)
-        return QueueConsumer(
-            stream: core.subscribe(queue: name, prefetch: max(prefetch, 1), leaseMs: leaseMs), core: core)
+        let (localID, stream) = core.subscribe(queue: name, prefetch: max(prefetch, 1), leaseMs: leaseMs)
+        return QueueConsumer(stream: stream, core: core, localID: localID)
     }
 }
 

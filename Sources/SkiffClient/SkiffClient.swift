@@ -93,6 +93,44 @@ public final class SkiffClient: Sendable {
         return fallback
     }
 
+    /// The cluster as `clusterInfo()` reports it, with every member's row replaced by what that member says of
+    /// itself: its own role, term, commit and applied index (the leader knows only its followers' match
+    /// index, not their terms or what they applied). Members are asked in parallel, each bounded by the connect
+    /// and handshake timeouts; one that does not answer keeps the leader's view and is marked unreachable.
+    public func clusterStatus() async throws -> ClusterInfo {
+        let info = try await clusterInfo()
+        let core = self.core
+        let views = await withTaskGroup(of: (NodeID, ClusterInfo?).self) { group in
+            for member in info.members where !member.clientAddress.isEmpty {
+                group.addTask { (member.id, try? await core.clusterInfoDirect(from: member.clientAddress)) }
+            }
+            var views: [NodeID: ClusterInfo] = [:]
+            for await (id, view) in group { if let view { views[id] = view } }
+            return views
+        }
+        return Self.merge(info, selfViews: views)
+    }
+
+    /// Replaces each member's row with the member's own view of itself, where one was obtained.
+    static func merge(_ info: ClusterInfo, selfViews: [NodeID: ClusterInfo]) -> ClusterInfo {
+        var merged = info
+        merged.members = info.members.map { member in
+            guard let view = selfViews[member.id], view.respondingNode == member.id,
+                var own = view.members.first(where: { $0.id == member.id })
+            else {
+                var unreachable = member
+                if member.id != info.respondingNode { unreachable.reachable = false }
+                return unreachable
+            }
+            // The address book is the answering node's; the member's own reachability flag is always true.
+            own.clientAddress = member.clientAddress.isEmpty ? own.clientAddress : member.clientAddress
+            own.peerAddress = member.peerAddress.isEmpty ? own.peerAddress : member.peerAddress
+            own.reachable = true
+            return own
+        }
+        return merged
+    }
+
     /// Asks each seed in turn, ignoring leadership.
     public func clusterInfoFromAnySeed() async throws -> ClusterInfo {
         for seed in core.seeds {

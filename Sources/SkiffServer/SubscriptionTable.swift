@@ -4,7 +4,8 @@ import SkiffWire
 
 /// The leader's queue subscriptions and their credit (prefetch) windows.
 ///
-/// Credit = prefetch − deliveries not yet settled. A subscription with credit and no receive in flight asks
+/// Credit = prefetch − deliveries not yet settled. A prefetch of 0 pauses a subscription: it takes no new leases,
+/// and those it holds stay valid until settled or expired. A subscription with credit and no receive in flight asks
 /// the broker for up to `credit` messages (a `receive` through Raft, which takes the leases); when a receive
 /// comes back empty the subscription goes idle until the broker says its queue has messages again.
 struct SubscriptionTable {
@@ -42,7 +43,7 @@ struct SubscriptionTable {
         nextID += 1
         let consumer = "n\(node.rawValue)-c\(connection)-s\(id.rawValue)"
         byID[id] = Subscription(
-            id: id, connection: connection, queue: queue, prefetch: min(max(1, prefetch), Self.prefetchMax),
+            id: id, connection: connection, queue: queue, prefetch: min(max(0, prefetch), Self.prefetchMax),
             leaseMs: leaseMs, consumer: consumer)
         return id
     }
@@ -70,7 +71,7 @@ struct SubscriptionTable {
 
     mutating func setPrefetch(_ id: SubscriptionID, connection: UInt64, prefetch: Int) {
         guard byID[id]?.connection == connection else { return }
-        byID[id]?.prefetch = min(max(1, prefetch), Self.prefetchMax)
+        byID[id]?.prefetch = min(max(0, prefetch), Self.prefetchMax)
     }
 
     /// Subscriptions that should ask for messages now.

@@ -4,7 +4,7 @@
 /// fewer than `prefetch` unsettled deliveries.
 public struct SubscribeRequest: WireCodable, Hashable {
     public var queue: ObjectName
-    /// The maximum unsettled deliveries (the credit window); at least 1.
+    /// The maximum unsettled deliveries (the credit window); 0 subscribes paused.
     public var prefetch: UInt32
     /// The lease per delivery; 0 uses the queue's default.
     public var leaseMs: UInt32
@@ -24,8 +24,8 @@ public struct SubscribeRequest: WireCodable, Hashable {
 
     public init(from reader: inout WireReader) throws(FrameError) {
         queue = try reader.read()
+        // 0 subscribes paused (a client re-subscribing a consumer it paused with `setPrefetch`).
         prefetch = try reader.readUInt32("subscribe.prefetch")
-        guard prefetch >= 1 else { throw FrameError(.invalidValue(field: "subscribe.prefetch")) }
         leaseMs = try reader.readUInt32("subscribe.leaseMs")
     }
 }
@@ -48,8 +48,8 @@ public struct PrefetchRequest: WireCodable, Hashable {
 
     public init(from reader: inout WireReader) throws(FrameError) {
         subscriptionID = try reader.readID("prefetch.subscription")
+        // 0 pauses the subscription.
         prefetch = try reader.readUInt32("prefetch.prefetch")
-        guard prefetch >= 1 else { throw FrameError(.invalidValue(field: "prefetch.prefetch")) }
     }
 }
 

@@ -9,13 +9,14 @@ struct ClusterCommand: AsyncParsableCommand {
         subcommands: [Status.self, AddNode.self, RemoveNode.self, TransferLeader.self])
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the leader and every member.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the leader and every member, each as it reports itself (role, term, commit, applied).")
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
             let client = try options.makeClient()
             defer { client.close() }
-            let info = try await client.clusterInfo()
+            let info = try await client.clusterStatus()
             if options.json { return Output.json(Self.jsonObject(info)) }
             print(
                 "leader: \(info.leaderID == .none ? "none" : String(info.leaderID.rawValue))  term: \(info.term.rawValue)"
@@ -88,7 +89,7 @@ struct ClusterCommand: AsyncParsableCommand {
             let client = try options.makeClient()
             defer { client.close() }
             try await client.transferLeader(to: NodeID(id ?? 0))
-            let info = try await client.clusterInfo()
+            let info = try await client.clusterStatus()
             if options.json {
                 Output.json(["leader": info.leaderID.rawValue])
             } else {

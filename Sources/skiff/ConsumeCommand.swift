@@ -56,6 +56,10 @@ struct ConsumeCommand: AsyncParsableCommand {
         for try await delivery in consumer {
             clock.tick()
             print(delivery)
+            // With --count, shrink the window to what is still to be handled before settling: otherwise each
+            // settlement leases another message, and those beyond the count would be left behind with their
+            // delivery counts raised.
+            if limit != Int.max { try? await consumer.setPrefetch(UInt32(clamping: limit - received - 1)) }
             switch disposition {
             case .ack: try await delivery.ack()
             case .nack: try await delivery.nack()

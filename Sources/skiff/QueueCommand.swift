@@ -46,12 +46,17 @@ struct QueueCommand: AsyncParsableCommand {
         var lease: DurationArgument?
         @Flag(help: "Single active consumer.") var exclusive = false
 
-        func run() async throws {
-            let arguments = QueueArguments(
+        /// The queue arguments the flags describe.
+        var arguments: QueueArguments {
+            QueueArguments(
                 deadLetterQueue: deadLetter, maxDeliveries: maxDeliveries,
                 messageTTLMs: ttl.map { UInt64($0.milliseconds) },
                 maxLength: maxLength, maxBytes: maxBytes, overflow: overflow ?? .dropHead, exclusive: exclusive,
                 leaseMs: lease.map { UInt32(clamping: $0.milliseconds) })
+        }
+
+        func run() async throws {
+            let arguments = self.arguments
             let client = try options.makeClient()
             defer { client.close() }
             try await client.declaring(namespace: options.namespace) {

@@ -61,12 +61,16 @@ import Testing
         #expect(table[id]?.idle == false)
     }
 
-    /// Prefetch is clamped to 1...prefetchMax, and a connection cannot exceed its subscription bound.
+    /// Prefetch is clamped to 0...prefetchMax (0 = paused: no credit, so no receive is asked for), and a
+    /// connection cannot exceed its subscription bound.
     @Test func bounds() throws {
         var table = SubscriptionTable()
         let idAdded = table.add(connection: 1, queue: queue, prefetch: 0, leaseMs: 1, node: NodeID(1))
         let id = try #require(idAdded)
-        #expect(table[id]?.prefetch == 1)
+        #expect(table[id]?.prefetch == 0)
+        #expect(table.wantingMessages().isEmpty)
+        table.setPrefetch(id, connection: 1, prefetch: 2)
+        #expect(table.wantingMessages() == [id])
         table.setPrefetch(id, connection: 1, prefetch: 1 << 30)
         #expect(table[id]?.prefetch == SubscriptionTable.prefetchMax)
         for _ in 1..<SubscriptionTable.perConnectionMax {

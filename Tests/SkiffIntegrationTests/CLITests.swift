@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+/// The `skiff` CLI against a real 3-node cluster: the commands and JSON lines the README and issue promise.
+@Suite(.serialized) struct CLITests {
+    /// Runs `skiff ARGS` against the cluster; returns its exit status and standard output.
+    static func run(_ cluster: ClusterHarness, _ arguments: [String]) throws -> (status: Int32, out: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cluster.binary)
+        process.arguments = arguments + ["--cluster", cluster.seeds.joined(separator: ",")]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func jsonLines(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// `cluster status --json` names the leader and reports every node's own role and term (one leader, all in
+    /// the leader's term); `queue create`, `publish --json --count` and `consume --json --count` round-trip
+    /// messages with their ids and delivery counts; `consume --nack` raises the delivery count.
+    @Test(.timeLimit(.minutes(2))) func statusPublishConsume() async throws {
+        let cluster = try ClusterHarness(nodes: 3)
+        defer { cluster.shutdown() }
+        try cluster.startAll()
+        let leader = try cluster.waitForLeader()
+        // Wait until every follower has heard from the leader, so each reports the leader's term.
+        for n in 1...3 { try cluster.waitForApplied(n, atLeast: 1) }
+
+        let status = try Self.run(cluster, ["cluster", "status", "--json"])
+        #expect(status.status == 0)
+        let object = try #require(Self.jsonLines(status.out).first)
+        #expect(object["leader"] as? Int == leader)
+        let nodes = try #require(object["nodes"] as? [[String: Any]])
+        #expect(nodes.count == 3)
+        #expect(nodes.filter { $0["role"] as? String == "leader" }.count == 1)
+        let terms = Set(nodes.compactMap { $0["term"] as? Int })
+        #expect(terms.count == 1 && (terms.first ?? 0) > 0, "terms \(terms)")
+        #expect(nodes.allSatisfy { ($0["applied"] as? Int ?? 0) > 0 })
+
+        #expect(try Self.run(cluster, ["queue", "create", "cli", "--max-deliveries", "5", "--ttl", "1m"]).status == 0)
+        let published = try Self.run(cluster, ["publish", "cli", "hello", "--count", "5", "--json"])
+        #expect(published.status == 0)
+        let ids = Self.jsonLines(published.out).compactMap { $0["id"] as? Int }
+        #expect(ids.count == 5)
+
+        let nacked = try Self.run(cluster, ["consume", "cli", "--count", "1", "--nack", "--json"])
+        #expect(Self.jsonLines(nacked.out).first?["deliveries"] as? Int == 1)
+        let consumed = try Self.run(cluster, ["consume", "cli", "--count", "5", "--json"])
+        #expect(consumed.status == 0)
+        let deliveries = Self.jsonLines(consumed.out)
+        #expect(Set(deliveries.compactMap { $0["id"] as? Int }) == Set(ids))
+        #expect(deliveries.allSatisfy { $0["body"] as? String == "hello" })
+        #expect(deliveries.compactMap { $0["deliveries"] as? Int }.sorted() == [1, 1, 1, 1, 2])
+
+        let stats = try Self.run(cluster, ["queue", "stats", "cli", "--json"])
+        let figures = try #require(Self.jsonLines(stats.out).first)
+        #expect(figures["ready"] as? Int == 0)
+        #expect(figures["leased"] as? Int == 0)
+    }
+}
