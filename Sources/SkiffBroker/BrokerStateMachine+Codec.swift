@@ -84,6 +84,9 @@ extension BrokerStateMachine {
         w.varint(queue.deadLettered)
         w.varint(queue.discarded)
         w.optionalString(queue.activeConsumer)
+        w.varint(queue.published)
+        w.varint(queue.delivered)
+        w.varint(queue.acked)
     }
 
     private static func readQueue(_ r: inout ByteReader) throws(BrokerError) -> QueueState {
@@ -94,6 +97,9 @@ extension BrokerStateMachine {
         queue.deadLettered = try r.varint()
         queue.discarded = try r.varint()
         queue.activeConsumer = try r.optionalString(max: BrokerLimits.nameBytesMax)
+        queue.published = try r.varint()
+        queue.delivered = try r.varint()
+        queue.acked = try r.varint()
         return queue
     }
 

@@ -129,6 +129,8 @@ extension BrokerStateMachine {
         let stored = QueuedMessage(
             seq: seq, expiresAt: ttl.map { visibleAt + $0 } ?? Int64.max, size: UInt32(message.body.count),
             originQueue: 0, deliveries: 0, priority: message.priority, deadLetterHops: 0, deathReason: 0)
+        queues[id]!.published += 1
+        tracker.entities.insert(.queue(id))
         if visibleAt > now {
             queues[id]!.delayed[seq] = DelayedMessage(visibleAt: visibleAt, message: stored)
             queues[id]!.heldBytes += UInt64(stored.size)

@@ -17,7 +17,8 @@ extension BrokerStateMachine {
         QueueStats(
             namespace: queue.namespace, queue: queue.name, ready: queue.readyCount, leased: UInt64(queue.leases.count),
             delayed: UInt64(queue.delayed.count), deadLettered: queue.deadLettered, discarded: queue.discarded,
-            readyBytes: queue.readyBytes, bytes: queue.heldBytes, activeConsumer: queue.activeConsumer,
+            published: queue.published, delivered: queue.delivered, acked: queue.acked, readyBytes: queue.readyBytes,
+            bytes: queue.heldBytes, activeConsumer: queue.activeConsumer,
             arguments: queue.arguments)
     }
 

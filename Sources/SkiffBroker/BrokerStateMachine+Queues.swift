@@ -194,6 +194,8 @@ extension BrokerStateMachine {
             moved.originQueue = from
             moved.expiresAt = targetQueue.arguments.messageTTLMs.map { now + $0 } ?? Int64.max
             _ = queues[target]!.insertReady(moved)
+            queues[target]!.published += 1
+            tracker.entities.insert(.queue(target))
             trackMessage(moved, queue: target, place: .ready)
             if moved.expiresAt != Int64.max {
                 arm(.messageExpiry, at: moved.expiresAt, owner: target, id: Self.expiryTimerID(moved))
@@ -258,6 +260,10 @@ extension BrokerStateMachine {
             let resident = trackLeased(message, queue: id, place: place)
             arm(.leaseExpiry, at: deadline, owner: id, id: lease)
             delivered.append(materialize(message, lease: lease, deadline: deadline, resident: resident))
+        }
+        if !delivered.isEmpty {
+            queues[id]!.delivered += UInt64(delivered.count)
+            tracker.entities.insert(.queue(id))
         }
         return .delivered(delivered)
     }
@@ -324,6 +330,8 @@ extension BrokerStateMachine {
             let held = takeLease(lease.rawValue, queue: id)
             forgetMessage(held.message.seq)
         }
+        queues[id]!.acked += UInt64(leases.count)
+        tracker.entities.insert(.queue(id))
         return .count(UInt64(leases.count))
     }
 

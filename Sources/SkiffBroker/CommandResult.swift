@@ -121,6 +121,12 @@ public struct QueueStats: Hashable, Sendable {
     public var deadLettered: UInt64
     /// Messages discarded (dropped by overflow, or dead-lettered with no usable dead-letter queue).
     public var discarded: UInt64
+    /// Messages stored into the queue (published, routed or dead-lettered in) since it was declared.
+    public var published: UInt64
+    /// Leases granted (deliveries and redeliveries) since it was declared.
+    public var delivered: UInt64
+    /// Messages acked since it was declared.
+    public var acked: UInt64
     /// Body bytes of ready messages.
     public var readyBytes: UInt64
     /// Body bytes of all held messages (ready, delayed, leased).

@@ -67,6 +67,12 @@ struct QueueState: Sendable {
     var leases: [UInt64: Lease] = [:]
     var deadLettered: UInt64 = 0
     var discarded: UInt64 = 0
+    /// Messages stored into this queue (published, routed or dead-lettered in) since it was declared.
+    var published: UInt64 = 0
+    /// Leases granted (first deliveries and redeliveries) since it was declared.
+    var delivered: UInt64 = 0
+    /// Messages acked since it was declared.
+    var acked: UInt64 = 0
     var activeConsumer: String?
 
     init(id: UInt32, namespace: String, name: String, arguments: QueueArguments) {

@@ -75,7 +75,8 @@ extension Node {
                 figures.append(
                     NodeStatus.QueueFigures(
                         name: namespace + "/" + q.queue, ready: Int(q.ready), leased: Int(q.leased),
-                        delayed: Int(q.delayed), deadLettered: q.deadLettered))
+                        delayed: Int(q.delayed), deadLettered: q.deadLettered, published: q.published,
+                        delivered: q.delivered, acked: q.acked, discarded: q.discarded))
             }
         }
         return figures

@@ -84,6 +84,11 @@ public final class NodeMetrics: Sendable {
             gauge("skiff_queue_leased", [("queue", q.name)]).record(q.leased)
             gauge("skiff_queue_delayed", [("queue", q.name)]).record(q.delayed)
             gauge("skiff_queue_dead_lettered_total", [("queue", q.name)]).record(Int64(q.deadLettered))
+            // Monotonic counters kept in the replicated state; `rate()` over them gives per-queue rates.
+            gauge("skiff_queue_published_total", [("queue", q.name)]).record(Int64(clamping: q.published))
+            gauge("skiff_queue_delivered_total", [("queue", q.name)]).record(Int64(clamping: q.delivered))
+            gauge("skiff_queue_acked_total", [("queue", q.name)]).record(Int64(clamping: q.acked))
+            gauge("skiff_queue_discarded_total", [("queue", q.name)]).record(Int64(clamping: q.discarded))
         }
         return registry.emitToBuffer()
     }

@@ -20,6 +20,11 @@ public struct NodeStatus: Sendable, Hashable {
         public var leased: Int
         public var delayed: Int
         public var deadLettered: UInt64
+        /// Cumulative counters since the queue was declared (replicated state, so equal on every node).
+        public var published: UInt64 = 0
+        public var delivered: UInt64 = 0
+        public var acked: UInt64 = 0
+        public var discarded: UInt64 = 0
     }
 
     public var nodeID: NodeID

@@ -186,7 +186,8 @@ extension WireMapping {
     static func queueStats(_ s: SkiffBroker.QueueStats) -> SkiffWire.QueueStats {
         SkiffWire.QueueStats(
             name: s.queue, ready: s.ready, leased: s.leased, delayed: s.delayed, deadLettered: s.deadLettered,
-            bytes: s.bytes, consumers: s.activeConsumer == nil ? 0 : 1, arguments: wireQueueArguments(s.arguments))
+            bytes: s.bytes, consumers: s.activeConsumer == nil ? 0 : 1, arguments: wireQueueArguments(s.arguments),
+            published: s.published, delivered: s.delivered, acked: s.acked, discarded: s.discarded)
     }
 
     static func exchangeInfo(_ e: SkiffBroker.ExchangeInfo) -> SkiffWire.ExchangeInfo {

@@ -114,12 +114,23 @@ public struct QueueStats: WireCodable, Hashable {
     /// Active subscriptions on the answering node.
     public var consumers: UInt32
     public var arguments: QueueArguments
+    /// Cumulative since the queue was declared (Prometheus-style counters: rates are their derivatives):
+    /// messages stored into the queue, leases granted, messages acked, messages discarded.
+    public var published: UInt64
+    public var delivered: UInt64
+    public var acked: UInt64
+    public var discarded: UInt64
 
     /// Creates the stats.
     public init(
         name: String, ready: UInt64, leased: UInt64, delayed: UInt64, deadLettered: UInt64, bytes: UInt64,
-        consumers: UInt32, arguments: QueueArguments
+        consumers: UInt32, arguments: QueueArguments, published: UInt64 = 0, delivered: UInt64 = 0,
+        acked: UInt64 = 0, discarded: UInt64 = 0
     ) {
+        self.published = published
+        self.delivered = delivered
+        self.acked = acked
+        self.discarded = discarded
         self.name = name
         self.ready = ready
         self.leased = leased
@@ -135,6 +146,7 @@ public struct QueueStats: WireCodable, Hashable {
         for value in [ready, leased, delayed, deadLettered, bytes] { writer.write(value) }
         writer.write(consumers)
         writer.write(arguments)
+        for value in [published, delivered, acked, discarded] { writer.write(value) }
     }
 
     public init(from reader: inout WireReader) throws(FrameError) {
@@ -146,6 +158,10 @@ public struct QueueStats: WireCodable, Hashable {
         bytes = try reader.readUInt64("stats.bytes")
         consumers = try reader.readUInt32("stats.consumers")
         arguments = try reader.read()
+        published = try reader.readUInt64("stats.published")
+        delivered = try reader.readUInt64("stats.delivered")
+        acked = try reader.readUInt64("stats.acked")
+        discarded = try reader.readUInt64("stats.discarded")
     }
 }
 

@@ -130,6 +130,8 @@ func statsObject(_ stats: QueueStats) -> [String: Any] {
     var object: [String: Any] = [
         "name": stats.name, "ready": stats.ready, "leased": stats.leased, "delayed": stats.delayed,
         "deadLettered": stats.deadLettered, "bytes": stats.bytes, "consumers": stats.consumers,
+        "published": stats.published, "delivered": stats.delivered, "acked": stats.acked,
+        "discarded": stats.discarded,
         "overflow": stats.arguments.overflow.argumentName, "exclusive": stats.arguments.exclusive,
     ]
     if let value = stats.arguments.deadLetterQueue { object["deadLetter"] = value }

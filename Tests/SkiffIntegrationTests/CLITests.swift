@@ -17,6 +17,14 @@ import Testing
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// The value of the sample whose name and labels are exactly `series`, if present.
+    static func metric(_ text: String, _ series: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1).split(separator: " ")[0])
+        }
+        return nil
+    }
+
     static func jsonLines(_ text: String) -> [[String: Any]] {
         text.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -64,5 +72,23 @@ import Testing
         let figures = try #require(Self.jsonLines(stats.out).first)
         #expect(figures["ready"] as? Int == 0)
         #expect(figures["leased"] as? Int == 0)
+        // 5 stored; 6 leases granted (one nacked and granted again), none beyond the two --count limits; 5 acked.
+        #expect(figures["published"] as? Int == 5)
+        #expect(figures["delivered"] as? Int == 6)
+        #expect(figures["acked"] as? Int == 5)
+
+        // Every node's /metrics shows the same replicated per-queue counters, plus role, term and fsync latency.
+        let target = try #require(cluster.applied(leader))
+        for n in 1...3 {
+            try cluster.waitForApplied(n, atLeast: target)
+            let metrics = httpGet(port: cluster.ports[n]!.admin, path: "/metrics") ?? ""
+            #expect(Self.metric(metrics, "skiff_queue_published_total{queue=\"default/cli\"}") == 5, "node \(n)")
+            #expect(Self.metric(metrics, "skiff_queue_delivered_total{queue=\"default/cli\"}") == 6, "node \(n)")
+            #expect(Self.metric(metrics, "skiff_queue_acked_total{queue=\"default/cli\"}") == 5, "node \(n)")
+            #expect(Self.metric(metrics, "skiff_queue_ready{queue=\"default/cli\"}") == 0, "node \(n)")
+            #expect((Self.metric(metrics, "skiff_term") ?? 0) > 0, "node \(n)")
+            #expect(Self.metric(metrics, "skiff_role{role=\"leader\"}") == (n == leader ? 1 : 0), "node \(n)")
+            #expect(metrics.contains("skiff_fsync_seconds_bucket"), "node \(n)")
+        }
     }
 }

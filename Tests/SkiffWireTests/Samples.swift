@@ -70,7 +70,8 @@ enum Samples {
     ]
 
     static let stats = QueueStats(
-        name: "q", ready: 1, leased: 2, delayed: 3, deadLettered: 4, bytes: 5, consumers: 6, arguments: arguments)
+        name: "q", ready: 1, leased: 2, delayed: 3, deadLettered: 4, bytes: 5, consumers: 6, arguments: arguments,
+        published: 7, delivered: 8, acked: 9, discarded: 10)
 
     static let responses: [Response] = [
         .ok, .error(WireError(.notLeader, "no", leaderID: NodeID(2), leaderAddress: "h:1")),
