@@ -2,7 +2,7 @@ import SkiffClient
 import SkiffWire
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct TopicAndTransactionTests {
+@Suite(.timeLimit(.minutes(3))) struct TopicAndTransactionTests {
     /// A group consumer reads every partition, commits the position after what it handed out, and a rewind
     /// to earliest makes a new consumer read everything again.
     @Test func groupConsumerCommitsAndRewinds() async throws {
@@ -83,7 +83,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct ConsumerTests {
+@Suite(.timeLimit(.minutes(3))) struct ConsumerTests {
     /// A nacked delivery comes back with a raised delivery count, and a lease extension is accepted.
     @Test func nackRedeliversWithHigherCount() async throws {
         let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
