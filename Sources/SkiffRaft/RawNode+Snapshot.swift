@@ -23,6 +23,20 @@ extension RawNode {
         progress[peer]?.becomeProbe()
     }
 
+    /// The shell learned that `peer` no longer holds entries it acknowledged: an operator wiped its log with
+    /// `skiff node repair` (Raft assumes a durable log, §3.8; a repaired node makes up for breaking that
+    /// assumption by refusing to vote or lead until it has caught up again). Lowers its match index to
+    /// `lastIndex` and probes from there, so the leader re-sends what the follower lost, through the log or a
+    /// snapshot. Lowering a match never lowers the commit index, which only grows. Leader only; a no-op when
+    /// `lastIndex` is not below the recorded match.
+    public func reportLogLost(_ peer: NodeID, lastIndex: LogIndex) {
+        guard role == .leader, var peerProgress = progress[peer], lastIndex < peerProgress.match else { return }
+        peerProgress.match = lastIndex
+        peerProgress.becomeProbe()
+        progress[peer] = peerProgress
+        sendAppend(to: peer, allowEmpty: true)
+    }
+
     /// The follower needs entries the leader has compacted: stream the latest snapshot instead.
     func startSnapshot(to peer: NodeID) -> Bool {
         guard var peerProgress = progress[peer], peerProgress.recentActive else { return false }

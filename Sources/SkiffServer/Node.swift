@@ -158,9 +158,8 @@ final class Node {
         if repairPending {
             logger.warning(
                 """
-                repaired log: this node will not vote or lead until it has caught up. The leader still believes \
-                it holds its old log: run `skiff cluster remove-node \(config.nodeID.rawValue)` then \
-                `skiff cluster add-node \(config.nodeID.rawValue) --peer ... --client ...` so it re-sends it.
+                repaired log: this node will not vote or lead until it has caught up from the leader, which \
+                re-sends what it lost (through the log or a snapshot) when it sees this node's rejections.
                 """)
         } else if let reason = untrustedReason {
             logger.critical(
@@ -247,6 +246,16 @@ extension Node: PeerTransportDelegate {
         }
         if repairPending, catchUpTarget == nil, message.kind == .append {
             catchUpTarget = max(message.commit, LogIndex(message.index.rawValue + UInt64(message.entries.count)))
+        }
+        if message.kind == .appendResponse, message.reject, raft.role == .leader,
+            let match = raft.matchIndex(of: from), message.rejectHint < match
+        {
+            // The follower holds less than it acknowledged: its log was wiped by `skiff node repair` (a stale
+            // rejection can look the same; treating it so only re-sends entries the follower already has).
+            logger.notice(
+                "follower holds less log than it acknowledged; re-sending from its last index",
+                metadata: ["follower": "\(from)", "match": "\(match)", "last": "\(message.rejectHint)"])
+            raft.reportLogLost(from, lastIndex: message.rejectHint)
         }
         if untrustedReason != nil, message.kind == .vote || message.kind == .preVote || message.kind == .timeoutNow {
             // An untrusted log must not grant votes or take leadership (it might lack acknowledged entries).

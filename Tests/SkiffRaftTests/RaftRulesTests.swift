@@ -379,3 +379,38 @@ private func drain(_ node: RawNode) -> Ready {
     #expect(cluster[3].commitIndex == cluster[1].commitIndex)
     #expect(cluster.snapshotData[NodeID(3)]?[cluster[1].appliedIndex] == Array("state".utf8))
 }
+
+/// Operator repair (Raft assumes durable logs, §3.8): a follower restarted with a wiped log rejects appends with
+/// a hint below the match the leader recorded for it. Until the leader is told, it never re-sends what the
+/// follower lost (a rejection at or below the match is taken as stale); after `reportLogLost` it probes from the
+/// follower's real last index and the follower catches up. The commit index does not move back.
+@Test func wipedFollowerCatchesUpAfterReportLogLost() throws {
+    let cluster = TestCluster(voters: [1, 2, 3]) { $0.checkQuorum = false }
+    cluster.elect(1)
+    for value: UInt8 in 1...5 { try cluster[1].propose([value]) }
+    cluster.deliverAll()
+    let committed = cluster[1].commitIndex
+    #expect(cluster[1].matchIndex(of: NodeID(3)) == committed)
+
+    // Node 3 restarts wiped: empty log, same term and vote (the repair keeps the hard state).
+    let hard = cluster.storages[NodeID(3)]!.hardState
+    var config = RaftConfig(id: NodeID(3))
+    config.voters = [1, 2, 3].map { NodeID($0) }
+    config.checkQuorum = false
+    cluster.addNode(config, storage: MemoryStorage(hardState: HardState(term: hard.term, vote: hard.vote)))
+    try cluster[1].propose([6])
+    cluster.deliverAll()
+    #expect(cluster[3].lastIndex == .zero, "the leader ignored the wiped follower's rejections")
+    let rejection = cluster.sent.last { $0.kind == .appendResponse && $0.from == NodeID(3) && $0.reject }
+    let hint = try #require(rejection?.rejectHint)
+    #expect(hint < (cluster[1].matchIndex(of: NodeID(3)) ?? .zero))
+
+    cluster[1].reportLogLost(NodeID(3), lastIndex: hint)
+    cluster.deliverAll()
+    #expect(cluster[3].lastIndex == cluster[1].lastIndex)
+    #expect(cluster[1].matchIndex(of: NodeID(3)) == cluster[1].lastIndex)
+    #expect(cluster[1].commitIndex >= committed)
+    // A report that is not below the match changes nothing.
+    cluster[1].reportLogLost(NodeID(3), lastIndex: cluster[1].lastIndex)
+    #expect(cluster[1].matchIndex(of: NodeID(3)) == cluster[1].lastIndex)
+}
