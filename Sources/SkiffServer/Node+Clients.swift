@@ -56,7 +56,7 @@ extension Node {
             settled(s, connection: connection)
             submitWrite(request, id: id, from: connection)
         case .namespaceList, .queueStats, .queueList, .exchangeList, .topicList, .groupOffsets:
-            connection.reply(id, read(request))
+            linearizableRead(request, id: id, from: connection)
         default:
             submitWrite(request, id: id, from: connection)
         }

@@ -33,6 +33,7 @@ extension Node {
                 ])
         }
         if let soft = ready.softState { softStateChanged(soft) }
+        if !ready.readStates.isEmpty { readIndexConfirmed(ready.readStates) }
         send(ready.messagesNow)
         guard needsDisk(ready) else {
             // Only the commit index moved: it need not be durable (Figure 2), so skip the disk thread entirely.
@@ -120,6 +121,7 @@ extension Node {
         if ready.confState != nil { membershipChanged() }
         raft.advance(ready)
         if let hint = ready.compactionHint { compactionHinted(hint) }
+        answerConfirmedReads()
         deliverAfterApply()
     }
 
@@ -143,6 +145,7 @@ extension Node {
                 "term": "\(raft.term)",
             ])
         if soft.role != .leader {
+            failPendingReads(notLeaderError())
             failAllWaiting(notLeaderError())
             endSubscriptionsOnLeadershipLoss()
         } else {

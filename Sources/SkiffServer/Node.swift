@@ -89,6 +89,10 @@ final class Node {
     var bytesSinceCheckpoint = 0
     var snapshots = SnapshotCatalog()
 
+    // Linearizable reads (ReadIndex, thesis §6.4).
+    var pendingReads: [UInt64: PendingRead] = [:]
+    var nextReadContext: UInt64 = 1
+
     // Admin waits.
     var membershipWaiters: [MembershipWaiter] = []
     var leadershipWaiters: [MembershipWaiter] = []
@@ -184,6 +188,7 @@ final class Node {
         expireMembershipWaiters()
         clearUntrustedAfterCatchUp()
         expireWaiters()
+        expireReads()
         maybeProposeIdleTick()
         maybeCheckpoint()
         process()

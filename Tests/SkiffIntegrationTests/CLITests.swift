@@ -1,5 +1,10 @@
 import Foundation
+import SkiffClient
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The `skiff` CLI against a real 3-node cluster: the commands and JSON lines the README and issue promise.
 @Suite(.serialized) struct CLITests {
@@ -89,6 +94,54 @@ import Testing
             #expect((Self.metric(metrics, "skiff_term") ?? 0) > 0, "node \(n)")
             #expect(Self.metric(metrics, "skiff_role{role=\"leader\"}") == (n == leader ? 1 : 0), "node \(n)")
             #expect(metrics.contains("skiff_fsync_seconds_bucket"), "node \(n)")
+        }
+    }
+}
+
+/// Leader reads are linearizable (ReadIndex, Raft thesis §6.4).
+@Suite(.serialized) struct LinearizableReadTests {
+    /// A leader cut off from both followers (paused with SIGSTOP) cannot confirm it still leads, so it does not
+    /// answer a queue-stats read from its possibly stale state: the read gets an error, never the stats. Once
+    /// the followers resume, reads are answered again.
+    @Test(.timeLimit(.minutes(1))) func isolatedLeaderDoesNotServeStaleReads() async throws {
+        let cluster = try ClusterHarness(nodes: 3)
+        defer {
+            for n in 1...3 { cluster.signal(n, SIGCONT) }
+            cluster.shutdown()
+        }
+        try cluster.startAll()
+        let leader = try cluster.waitForLeader()
+        let client = try SkiffClient(seeds: cluster.seeds)
+        defer { client.close() }
+        try await prepareQueue(client, "r")
+        // Long enough for the read's own bound (5 s) to answer it.
+        let raw = try #require(RawWireConnection(port: cluster.ports[leader]!.client, timeoutMs: 10_000))
+        #expect(raw.handshake())
+        raw.send(.queueStats(ObjectName(namespace: "default", name: "r")))
+        guard case .queueStats? = raw.receiveResponse() else {
+            Issue.record("a healthy leader did not answer a read")
+            return
+        }
+
+        let followers = (1...3).filter { $0 != leader }
+        for n in followers { cluster.signal(n, SIGSTOP) }
+        raw.send(.queueStats(ObjectName(namespace: "default", name: "r")))
+        let isolated = raw.receiveResponse()
+        if case .queueStats? = isolated { Issue.record("an isolated leader answered a read without confirming") }
+        guard case .error(let error)? = isolated else {
+            Issue.record("expected an error, got \(String(describing: isolated))")
+            return
+        }
+        #expect(error.code == .timeout || error.code == .notLeader, "\(error)")
+
+        for n in followers { cluster.signal(n, SIGCONT) }
+        let newLeader = try cluster.waitForLeader()
+        let again = try #require(RawWireConnection(port: cluster.ports[newLeader]!.client))
+        #expect(again.handshake())
+        again.send(.queueStats(ObjectName(namespace: "default", name: "r")))
+        guard case .queueStats? = again.receiveResponse() else {
+            Issue.record("reads did not resume after the followers came back")
+            return
         }
     }
 }

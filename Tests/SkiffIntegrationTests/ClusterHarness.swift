@@ -106,6 +106,12 @@ final class ClusterHarness: @unchecked Sendable {
         if process.isRunning { kill9(n) }
     }
 
+    /// SIGSTOP (pause) or SIGCONT (resume) node `n`.
+    func signal(_ n: Int, _ signal: Int32) {
+        guard let process = lock.withLock({ processes[n] }), process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+    }
+
     func isRunning(_ n: Int) -> Bool { lock.withLock { processes[n]?.isRunning ?? false } }
 
     /// Stops every node (SIGTERM, then SIGKILL after a bound) and removes the directory unless kept
