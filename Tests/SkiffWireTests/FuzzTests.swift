@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SkiffWire
@@ -11,12 +12,17 @@ import Testing
     /// Independent shards run concurrently (each with its own seed), so a 2-core machine halves the time.
     static let shardCount = 2
 
-    /// Counts of each way an input ended.
+    /// Counts of each way an input ended, and the first few problems found.
     struct Outcomes: Sendable {
         var decoded = 0
         var needMore = 0
         var frameErrors = 0
         var messageErrors = 0
+        var problems: [String] = []
+
+        mutating func problem(_ text: String) {
+            if problems.count < 20 { problems.append(text) }
+        }
     }
 
     /// One million random and mutated inputs never crash the decoder: each either decodes to a message that
@@ -24,15 +30,21 @@ import Testing
     @Test func decoderSurvivesRandomAndMutatedInput() async throws {
         let outcomes = await withTaskGroup(of: Outcomes.self) { group in
             for shard in 0..<Self.shardCount {
-                group.addTask { Self.fuzz(seed: 0x5EED + UInt64(shard), inputs: Self.inputCount / Self.shardCount) }
+                group.addTask {
+                    await Self.onOwnThread {
+                        Self.fuzz(seed: 0x5EED + UInt64(shard), inputs: Self.inputCount / Self.shardCount)
+                    }
+                }
             }
             return await group.reduce(into: Outcomes()) { total, shard in
                 total.decoded += shard.decoded
                 total.needMore += shard.needMore
                 total.frameErrors += shard.frameErrors
                 total.messageErrors += shard.messageErrors
+                total.problems += shard.problems
             }
         }
+        #expect(outcomes.problems.isEmpty, "\(outcomes.problems)")
         #expect(outcomes.decoded + outcomes.needMore + outcomes.frameErrors + outcomes.messageErrors == Self.inputCount)
         // Each path must be exercised, or the fuzzer is not testing what it claims to.
         #expect(outcomes.decoded > 1_000)
@@ -41,7 +53,16 @@ import Testing
         #expect(outcomes.messageErrors > 1_000)
     }
 
-    /// Decodes `inputs` generated inputs; records an issue for any decoded message that does not re-encode
+    /// Runs CPU-bound work on a thread of its own. The whole test run shares one process and a cooperative
+    /// pool with one thread per core: a long synchronous loop there starves every async test (client tests
+    /// then time out waiting for their continuations to run).
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
+
+    /// Decodes `inputs` generated inputs; notes a problem for any decoded message that does not re-encode
     /// losslessly or any frame that claims more bytes than it was given.
     static func fuzz(seed: UInt64, inputs: Int) -> Outcomes {
         var rng = SplitMix64(seed: seed)
@@ -56,13 +77,13 @@ import Testing
                     outcomes.needMore += 1
                     continue
                 }
-                if consumed > input.count { Issue.record("frame consumed \(consumed) of \(input.count) bytes") }
+                if consumed > input.count { outcomes.problem("frame consumed \(consumed) of \(input.count) bytes") }
                 do {
                     let message = try Message(frame: frame)
                     outcomes.decoded += 1
                     // Maps may arrive unsorted, so compare values, not bytes: re-encoding must be lossless.
                     if (try? Message(frame: message.frame)) != message {
-                        Issue.record("decoded message does not survive re-encoding: \(input)")
+                        outcomes.problem("decoded message does not survive re-encoding: \(input)")
                     }
                 } catch {
                     outcomes.messageErrors += 1
