@@ -125,9 +125,19 @@ import Testing
 
         let followers = (1...3).filter { $0 != leader }
         for n in followers { cluster.signal(n, SIGSTOP) }
+        // Each thread stops when it next runs; on a loaded machine wait until every thread of both has stopped.
+        let stopDeadline = Date().addingTimeInterval(10)
+        while followers.contains(where: { !cluster.isStopped($0) }) && Date() < stopDeadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let before = followers.map { "\($0): \(cluster.processState($0))" }
         raw.send(.queueStats(ObjectName(namespace: "default", name: "r")))
         let isolated = raw.receiveResponse()
-        if case .queueStats? = isolated { Issue.record("an isolated leader answered a read without confirming") }
+        if case .queueStats? = isolated {
+            let states = followers.map { "\($0): \(cluster.processState($0))" }
+            let detail = "followers \(before) then \(states); logs in \(cluster.directory)"
+            Issue.record("isolated leader \(leader) answered a read without confirming; \(detail)")
+        }
         guard case .error(let error)? = isolated else {
             Issue.record("expected an error, got \(String(describing: isolated))")
             return

@@ -112,6 +112,24 @@ final class ClusterHarness: @unchecked Sendable {
         kill(process.processIdentifier, signal)
     }
 
+    /// The scheduler states of node `n`'s threads from /proc (R running, S sleeping, T stopped), one letter per
+    /// thread, for waiting on SIGSTOP (each thread stops on its own) and for diagnostics.
+    func processState(_ n: Int) -> String {
+        guard let process = lock.withLock({ processes[n] }) else { return "?" }
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+        let states = threads.sorted().compactMap { thread -> Character? in
+            guard let stat = try? String(contentsOfFile: "\(tasks)/\(thread)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            return stat[close...].dropFirst(2).first
+        }
+        return states.isEmpty ? "?" : String(states)
+    }
+
+    /// True when every thread of node `n` is stopped (after SIGSTOP).
+    func isStopped(_ n: Int) -> Bool { processState(n).allSatisfy { $0 == "T" || $0 == "t" } }
+
     func isRunning(_ n: Int) -> Bool { lock.withLock { processes[n]?.isRunning ?? false } }
 
     /// Stops every node (SIGTERM, then SIGKILL after a bound) and removes the directory unless kept
