@@ -57,15 +57,18 @@ public struct BlockHeader: Sendable, Hashable {
 public struct RawBlock: Sendable, Hashable {
     public var header: BlockHeader
     public var bytes: [UInt8]
-    /// The decoded entries when the encoder still has them (to warm the log's cache); not part of equality.
-    var decodedEntries: [Entry]?
+    /// The decoded entries when the encoder or decoder still has them (to warm the log's cache); not part of
+    /// equality.
+    public private(set) var decodedEntries: [Entry]?
 
     public init(header: BlockHeader, bytes: [UInt8]) {
         self.header = header
         self.bytes = bytes
     }
 
-    init(header: BlockHeader, bytes: [UInt8], decodedEntries: [Entry]) {
+    /// A block with its entries, as `BlockCodec.encodeBlocks` and `BlockCodec.decodeBlock` return it. The entries
+    /// MUST be exactly what the bytes decode to.
+    public init(header: BlockHeader, bytes: [UInt8], decodedEntries: [Entry]) {
         self.header = header
         self.bytes = bytes
         self.decodedEntries = decodedEntries
@@ -129,6 +132,42 @@ public enum BlockCodec {
         return assemble(
             firstIndex: entries.first!.index, count: UInt32(entries.count), runs: runs,
             codec: compressed == nil ? .raw : .lz4, uncompressedBytes: payload.count, stored: compressed ?? payload)
+    }
+
+    /// Encodes entries as blocks within the codec's bounds: normally one block, more only when the entries
+    /// exceed `uncompressedBytesMax`, `entryCountMax` or `termRunCountMax`. This is how `SegmentedLog.append`
+    /// splits a batch, so a follower that writes these blocks holds the same bytes as a leader that appended
+    /// the same entries. Entries MUST be contiguous with non-decreasing terms, each within the bounds.
+    public static func encodeBlocks(_ entries: [Entry], compress: Bool = true) -> [RawBlock] {
+        var result: [RawBlock] = []
+        var start = 0
+        while start < entries.count {
+            let end = blockEnd(entries, from: start)
+            let slice = entries[start..<end]
+            let encoded = encode(slice, compress: compress)
+            let header = try! verify(encoded)  // Paired check: what we write must read back.
+            result.append(RawBlock(header: header, bytes: encoded, decodedEntries: Array(slice)))
+            start = end
+        }
+        return result
+    }
+
+    /// The end of the longest run of entries from `start` that fits one block (at least one entry).
+    private static func blockEnd(_ entries: [Entry], from start: Int) -> Int {
+        var end = start
+        var bytes = 0
+        var runs = 0
+        while end < entries.count {
+            let size = entries[end].data.count + entryOverheadBytes
+            let newRun = end == start || entries[end].term != entries[end - 1].term
+            let full = bytes + size > uncompressedBytesMax || end - start >= entryCountMax
+            if (full || (newRun && runs >= termRunCountMax)) && end > start { break }
+            precondition(size <= uncompressedBytesMax, "entry \(entries[end].index) of \(size) bytes")
+            bytes += size
+            runs += newRun ? 1 : 0
+            end += 1
+        }
+        return end
     }
 
     /// Whether entries fit the bounds of one block.

@@ -33,6 +33,8 @@ extension Node {
                 ])
         }
         if let soft = ready.softState { softStateChanged(soft) }
+        // Encode the new entries into log blocks once, before the appends that carry them are sent.
+        let blocks = disk.shipper.blocks(persisting: ready.entries)
         send(ready.messagesNow)
         guard needsDisk(ready) else {
             // Only the commit index moved: it need not be durable (Figure 2), so skip the disk thread entirely.
@@ -55,7 +57,8 @@ extension Node {
         }
         appliedEarly = early.count
         let batch = PersistBatch(
-            snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, confState: ready.confState)
+            snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, confState: ready.confState,
+            blocks: blocks)
         let chunks = ready.snapshotChunks
         let disk = self.disk
         let nodeStore = self.nodeStore
@@ -130,8 +133,7 @@ extension Node {
                 guard let filled = fillSnapshotChunk(message) else { continue }
                 message = filled
             }
-            let encoded = message.encoded()
-            transport.send(to: message.to) { $0.writeBytes(encoded) }
+            transport.send(to: message.to) { disk.shipper.write(message, into: &$0) }
         }
     }
 

@@ -3,9 +3,17 @@ import SkiffBroker
 import SkiffLog
 import SkiffRaft
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Everything a node reads from disk at start-up.
 struct NodeStorage {
     var disk: LogDisk
+    /// The core's view of the log, read from `disk.log` on demand.
+    var raftStorage: LogStorage
     var nodeStore: NodeStore
     var recovered: RecoveredLog
     var broker: BrokerStateMachine
@@ -32,26 +40,32 @@ struct NodeStorage {
         let applied = try store.appliedIndex()
         let snapshots = store.existingSnapshots().filter { $0.metadata.index <= applied }
         if let base = snapshots.last(where: { $0.metadata.index >= recovered.snapshot.index }),
-            base.metadata.index <= recovered.entries.last?.index ?? recovered.snapshot.index
+            base.metadata.index <= recovered.lastIndex
         {
-            recovered.entries.removeAll { $0.index <= base.metadata.index }
             recovered.snapshot = base.metadata
         }
         // The commit index is persisted lazily (LogDisk), but whatever the checkpoint applied was committed.
         recovered.hardState.commit = max(recovered.hardState.commit, applied, recovered.snapshot.index)
         precondition(
-            applied <= (recovered.entries.last?.index ?? recovered.snapshot.index),
-            "checkpoint at \(applied) is beyond the log (\(recovered.snapshot.index)...\(recovered.entries.last?.index ?? .zero))"
-        )
+            applied <= recovered.lastIndex,
+            "checkpoint at \(applied) is beyond the log (\(recovered.snapshot.index)...\(recovered.lastIndex))")
         logger.info(
             "storage opened",
             metadata: [
-                "applied": "\(applied)", "log_start": "\(recovered.snapshot.index)",
-                "last": "\(recovered.entries.last?.index ?? recovered.snapshot.index)",
+                "applied": "\(applied)", "log_start": "\(recovered.snapshot.index)", "last": "\(recovered.lastIndex)",
                 "segments": "\(report.segmentsScanned)", "snapshots": "\(snapshots.count)",
             ])
+        let raftStorage = LogStorage(
+            log: log, snapshot: recovered.snapshot, hardState: recovered.hardState, confState: recovered.confState,
+            unreadable: { error in
+                // A block that verified at open no longer does: the disk is failing under us. Stop; the restart's
+                // recovery reports the damage and the node refuses to vote until it is repaired.
+                logger.critical("log unreadable; stopping the node", metadata: ["error": "\(error)"])
+                exit(70)
+            })
         return NodeStorage(
-            disk: disk, nodeStore: store, recovered: recovered, broker: broker, appliedIndex: applied,
+            disk: disk, raftStorage: raftStorage, nodeStore: store, recovered: recovered, broker: broker,
+            appliedIndex: applied,
             snapshots: snapshots, repairPending: store.repairPending)
     }
 }

@@ -1,0 +1,152 @@
+import NIOCore
+import SkiffLog
+import SkiffRaft
+import Testing
+
+@testable import SkiffServer
+
+@Suite struct BlockShipperTests {
+    /// Ships one batch from `leader` to `follower` the way the node does: the leader encodes and persists
+    /// blocks, sends the append, the follower decodes it and persists the entries it carries.
+    private func replicate(
+        _ entries: [Entry], after previous: LogPosition, leader: LogDisk, follower: LogDisk
+    ) throws -> SkiffRaft.Message {
+        let blocks = leader.shipper.blocks(persisting: entries)
+        try leader.persist(PersistBatch(entries: entries, blocks: blocks))
+        var frame = ByteBuffer()
+        leader.shipper.write(appendMessage(after: previous, entries), into: &frame)
+        let received = try follower.shipper.decode(frame)
+        let followerBlocks = follower.shipper.blocks(persisting: received.entries)
+        try follower.persist(PersistBatch(entries: received.entries, blocks: followerBlocks))
+        return received
+    }
+
+    /// A follower's segment files are byte-for-byte the leader's for the same entries: the follower writes the
+    /// leader's compressed blocks unchanged and never encodes a block of its own.
+    @Test func followerSegmentsEqualLeaders() throws {
+        let leaderDirectory = try TemporaryDataDirectory()
+        let followerDirectory = try TemporaryDataDirectory()
+        let leader = try makeLogDisk(leaderDirectory)
+        let follower = try makeLogDisk(followerDirectory)
+        var previous = LogPosition.zero
+        for (first, last, term) in [(1, 40, 1), (41, 41, 1), (42, 200, 2), (201, 230, 3)] as [(UInt64, UInt64, UInt64)]
+        {
+            let entries = sampleEntries(first, last, term: term)
+            let received = try replicate(entries, after: previous, leader: leader, follower: follower)
+            #expect(received.entries == entries)
+            previous = LogPosition(index: LogIndex(last), term: Term(term))
+        }
+        #expect(follower.shipper.counters.blocksEncoded == 0)
+        #expect(follower.shipper.counters.batchesFromReceivedBlocks == 4)
+        #expect(leader.shipper.counters.blockFramesSent == 4)
+        #expect(leader.shipper.counters.entryFramesSent == 0)
+        #expect(
+            try follower.log.entries(LogIndex(1)..<LogIndex(231)) == leader.log.entries(LogIndex(1)..<LogIndex(231)))
+        let leaderSegments = try segmentBytes(leader.log.directory)
+        #expect(!leaderSegments.isEmpty)
+        #expect(try segmentBytes(follower.log.directory) == leaderSegments)
+        leader.close()
+        follower.close()
+    }
+
+    /// Catch-up after a restart (nothing recent in memory) ships whole blocks read back from the log when the
+    /// range is block-aligned, and plain entries when it starts inside a block; both decode to the entries.
+    @Test func catchUpReadsBlocksFromTheLog() throws {
+        let directory = try TemporaryDataDirectory()
+        let writer = try makeLogDisk(directory)
+        let first = sampleEntries(1, 50)
+        let second = sampleEntries(51, 90, term: 2)
+        try writer.persist(PersistBatch(entries: first, blocks: writer.shipper.blocks(persisting: first)))
+        try writer.persist(PersistBatch(entries: second, blocks: writer.shipper.blocks(persisting: second)))
+        let restarted = BlockShipper(log: writer.log)
+        let receiver = BlockShipper(log: writer.log)
+
+        var aligned = ByteBuffer()
+        restarted.write(appendMessage(after: .zero, first + second), into: &aligned)
+        #expect(restarted.counters.blockFramesSent == 1 && restarted.counters.blocksSent == 2)
+        #expect(try receiver.decode(aligned).entries == first + second)
+
+        var inside = ByteBuffer()
+        let tail = Array(first[10...])
+        restarted.write(appendMessage(after: LogPosition(index: LogIndex(10), term: Term(1)), tail), into: &inside)
+        #expect(restarted.counters.entryFramesSent == 1)
+        #expect(inside.getInteger(at: inside.readerIndex, as: UInt8.self) == CodecLimits.messageVersion)
+        #expect(try receiver.decode(inside).entries == tail)
+
+        var partial = ByteBuffer()
+        restarted.write(appendMessage(after: .zero, Array(first[..<20])), into: &partial)
+        #expect(restarted.counters.entryFramesSent == 2, "a range ending inside a block goes as entries")
+        writer.close()
+    }
+
+    /// A block damaged in transit is refused before the Raft core sees it, and nothing of it is kept: the
+    /// follower's log stays empty and a later persist of the same entries encodes them afresh.
+    @Test func corruptedBlockIsRejected() throws {
+        let leaderDirectory = try TemporaryDataDirectory()
+        let followerDirectory = try TemporaryDataDirectory()
+        let leader = try makeLogDisk(leaderDirectory)
+        let follower = try makeLogDisk(followerDirectory)
+        let entries = sampleEntries(1, 30)
+        _ = leader.shipper.blocks(persisting: entries)
+        var frame = ByteBuffer()
+        leader.shipper.write(appendMessage(after: .zero, entries), into: &frame)
+        #expect(leader.shipper.counters.blockFramesSent == 1)
+        for offset in [frame.readableBytes - 1, frame.readableBytes - 100, frame.readableBytes / 2] {
+            var damaged = frame
+            let byte = damaged.getInteger(at: offset, as: UInt8.self)!
+            damaged.setInteger(byte ^ 0x10, at: offset)
+            #expect(throws: PeerFrameError.self) { try follower.shipper.decode(damaged) }
+        }
+        var cut = frame
+        cut.moveWriterIndex(to: frame.writerIndex - 7)
+        #expect(throws: PeerFrameError.self) { try follower.shipper.decode(cut) }
+        #expect(follower.shipper.counters.framesRejected == 4)
+        #expect(follower.log.lastIndex == .zero)
+        _ = follower.shipper.blocks(persisting: entries)
+        #expect(follower.shipper.counters.blocksEncoded == 1, "no damaged block was remembered")
+        leader.close()
+        follower.close()
+    }
+
+    /// Blocks that do not continue the message's previous index are refused (they would misplace entries).
+    @Test func misplacedBlockIsRejected() throws {
+        let directory = try TemporaryDataDirectory()
+        let disk = try makeLogDisk(directory)
+        let entries = sampleEntries(1, 10)
+        _ = disk.shipper.blocks(persisting: entries)
+        var frame = ByteBuffer()
+        var message = appendMessage(after: .zero, entries)
+        disk.shipper.write(message, into: &frame)
+        let (_, blocks) = try BlockShipper.parseBlockFrame(frame)
+        #expect(blocks.count == 1)
+        message.index = LogIndex(3)
+        message.entries = []
+        let header = message.encoded()
+        var forged = ByteBuffer()
+        forged.writeInteger(BlockShipper.blockFrameTag)
+        forged.writeInteger(BlockShipper.blockFrameVersion)
+        forged.writeInteger(UInt32(header.count))
+        forged.writeBytes(header)
+        forged.writeInteger(UInt32(1))
+        forged.writeInteger(UInt32(blocks[0].bytes.count))
+        forged.writeBytes(blocks[0].bytes)
+        #expect(throws: PeerFrameError.self) { try BlockShipper.parseBlockFrame(forged) }
+        disk.close()
+    }
+
+    /// Messages that carry no entries (heartbeats, votes, empty appends) keep the plain encoding.
+    @Test func otherMessagesStayPlain() throws {
+        let directory = try TemporaryDataDirectory()
+        let disk = try makeLogDisk(directory)
+        var vote = SkiffRaft.Message(kind: .vote, from: NodeID(1), to: NodeID(2), term: Term(4))
+        vote.index = LogIndex(9)
+        for message in [vote, appendMessage(after: .zero, [])] {
+            var frame = ByteBuffer()
+            disk.shipper.write(message, into: &frame)
+            #expect(Array(buffer: frame) == message.encoded())
+            #expect(try disk.shipper.decode(frame) == message)
+        }
+        #expect(disk.shipper.counters == BlockShipper.Counters())
+        disk.close()
+    }
+}
