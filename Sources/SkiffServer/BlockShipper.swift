@@ -70,6 +70,10 @@ final class BlockShipper {
 
     let log: SegmentedLog
     let compress: Bool
+    /// The Raft core's bound on entry payload bytes per append (`RaftConfig.maxSizePerMsg`). New entries are
+    /// cut into blocks by the same greedy rule the core uses to cut appends, so that an append to a follower
+    /// in the replicate state carries whole blocks even when one Ready holds more than one append's worth.
+    let messageBytesMax: Int
     private(set) var counters = Counters()
     /// Blocks by first index; a newer block with the same first index replaces the older one.
     private var recent: [LogIndex: RawBlock] = [:]
@@ -77,8 +81,10 @@ final class BlockShipper {
     private var recentOrder: [LogIndex] = []
     private var recentBytes = 0
 
-    init(log: SegmentedLog, compress: Bool = true) {
+    init(log: SegmentedLog, messageBytesMax: Int, compress: Bool = true) {
+        precondition(messageBytesMax > 0, "messageBytesMax \(messageBytesMax)")
         self.log = log
+        self.messageBytesMax = messageBytesMax
         self.compress = compress
     }
 
@@ -93,10 +99,29 @@ final class BlockShipper {
             counters.batchesFromReceivedBlocks += 1
             return received
         }
-        let encoded = BlockCodec.encodeBlocks(entries, compress: compress)
+        var encoded: [RawBlock] = []
+        var start = 0
+        while start < entries.count {
+            let end = Self.messageEnd(entries, from: start, bytesMax: messageBytesMax)
+            encoded += BlockCodec.encodeBlocks(Array(entries[start..<end]), compress: compress)
+            start = end
+        }
         counters.blocksEncoded += encoded.count
         for block in encoded { remember(block) }
         return encoded
+    }
+
+    /// Where the core would end an append of `entries` starting at `start`: entries are added while the payload
+    /// total stays within `bytesMax`, and one entry is always taken (`RaftLog.entries`).
+    static func messageEnd(_ entries: [Entry], from start: Int, bytesMax: Int) -> Int {
+        var end = start
+        var bytes = 0
+        while end < entries.count {
+            bytes += entries[end].data.count
+            if end > start && bytes > bytesMax { break }
+            end += 1
+        }
+        return end
     }
 
     /// Recent blocks that hold exactly `entries`, in order; nil when any part is not covered.

@@ -18,10 +18,11 @@ final class LogDisk: RaftDisk, @unchecked Sendable {
     private var cachedBytes: UInt64 = 0
     private var bytesMeasuredAt: UInt64 = 0
 
-    init(log: SegmentedLog, store: NodeStore) {
+    /// `messageBytesMax` MUST be the Raft core's `RaftConfig.maxSizePerMsg` (see `BlockShipper`).
+    init(log: SegmentedLog, store: NodeStore, messageBytesMax: Int) {
         self.log = log
         self.store = store
-        self.shipper = BlockShipper(log: log)
+        self.shipper = BlockShipper(log: log, messageBytesMax: messageBytesMax)
         let hard = log.hardState
         self.savedTermVote = (hard.term, hard.vote)
     }

@@ -34,7 +34,7 @@ struct NodeStorage {
         if let torn = report.tornTail {
             logger.warning("recovery truncated a torn log tail", metadata: ["tail": "\(torn)"])
         }
-        let disk = LogDisk(log: log, store: store)
+        let disk = LogDisk(log: log, store: store, messageBytesMax: RaftConfig(id: config.nodeID).maxSizePerMsg)
         var recovered = try disk.recover()
         let broker = try store.loadBroker()
         let applied = try store.appliedIndex()

@@ -49,6 +49,38 @@ import Testing
         follower.close()
     }
 
+    /// A Ready holding more than one append's worth is cut into blocks where the core cuts its appends, so
+    /// every append of the batch goes as whole blocks; a follower that persists all of them in one Ready writes
+    /// the received blocks, and its segments equal the leader's.
+    @Test func largeReadyIsCutWhereAppendsAre() throws {
+        let leaderDirectory = try TemporaryDataDirectory()
+        let followerDirectory = try TemporaryDataDirectory()
+        let messageBytesMax = 4096
+        let leader = try makeLogDisk(leaderDirectory, messageBytesMax: messageBytesMax)
+        let follower = try makeLogDisk(followerDirectory, messageBytesMax: messageBytesMax)
+        let entries = sampleEntries(1, 100)
+        let blocks = leader.shipper.blocks(persisting: entries)
+        #expect(blocks.count == 8, "13 entries of 300 bytes fit 4096 bytes: 100 entries make 8 appends")
+        try leader.persist(PersistBatch(entries: entries, blocks: blocks))
+        var received: [Entry] = []
+        var start = 0
+        while start < entries.count {
+            let end = BlockShipper.messageEnd(entries, from: start, bytesMax: messageBytesMax)
+            let previous = LogPosition(index: LogIndex(UInt64(start)), term: Term(start == 0 ? 0 : 1))
+            var frame = ByteBuffer()
+            leader.shipper.write(appendMessage(after: previous, Array(entries[start..<end])), into: &frame)
+            received += try follower.shipper.decode(frame).entries
+            start = end
+        }
+        #expect(leader.shipper.counters.blockFramesSent == 8 && leader.shipper.counters.entryFramesSent == 0)
+        #expect(received == entries)
+        try follower.persist(PersistBatch(entries: received, blocks: follower.shipper.blocks(persisting: received)))
+        #expect(follower.shipper.counters.blocksEncoded == 0)
+        #expect(try segmentBytes(follower.log.directory) == segmentBytes(leader.log.directory))
+        leader.close()
+        follower.close()
+    }
+
     /// Catch-up after a restart (nothing recent in memory) ships whole blocks read back from the log when the
     /// range is block-aligned, and plain entries when it starts inside a block; both decode to the entries.
     @Test func catchUpReadsBlocksFromTheLog() throws {
@@ -58,8 +90,8 @@ import Testing
         let second = sampleEntries(51, 90, term: 2)
         try writer.persist(PersistBatch(entries: first, blocks: writer.shipper.blocks(persisting: first)))
         try writer.persist(PersistBatch(entries: second, blocks: writer.shipper.blocks(persisting: second)))
-        let restarted = BlockShipper(log: writer.log)
-        let receiver = BlockShipper(log: writer.log)
+        let restarted = BlockShipper(log: writer.log, messageBytesMax: 1 << 20)
+        let receiver = BlockShipper(log: writer.log, messageBytesMax: 1 << 20)
 
         var aligned = ByteBuffer()
         restarted.write(appendMessage(after: .zero, first + second), into: &aligned)

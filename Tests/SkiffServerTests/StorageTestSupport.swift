@@ -39,10 +39,12 @@ final class TemporaryDataDirectory {
 struct TemporaryDirectoryError: Error {}
 
 /// A `LogDisk` over a fresh node data directory (SQLite store, real files).
-func makeLogDisk(_ directory: TemporaryDataDirectory, options: LogOptions = LogOptions()) throws -> LogDisk {
+func makeLogDisk(
+    _ directory: TemporaryDataDirectory, options: LogOptions = LogOptions(), messageBytesMax: Int = 1 << 20
+) throws -> LogDisk {
     let store = try NodeStore(directory: directory.path)
     let log = try SegmentedLog.open(directory: store.logDirectory, options: options)
-    return LogDisk(log: log, store: store)
+    return LogDisk(log: log, store: store, messageBytesMax: messageBytesMax)
 }
 
 /// Entries `first...last` at `term`, with payloads that differ per index and compress.

@@ -1,4 +1,5 @@
 import SkiffLog
+import SkiffRaft
 
 #if canImport(Glibc)
     import Glibc
@@ -125,4 +126,61 @@ final class BenchCounter: @unchecked Sendable {
             usleep(100)
         }
     }
+}
+
+/// Hands out log indexes to the group-commit writers and submits in index order, within the phase bounds.
+final class BenchSequencer: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var next = 0
+    let entriesMax: Int
+
+    init(entriesMax: Int) {
+        self.entriesMax = entriesMax
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    var submitted: Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return next
+    }
+
+    /// Submits the next entry; false once the phase's entry or time bound is reached.
+    func submitNext(
+        until start: ContinuousClock.Instant, committer: GroupCommitter, counter: BenchCounter, pool: [[UInt8]]
+    ) -> Bool {
+        // The time bound is checked every 256 entries: reading the clock per entry would cost more than a
+        // submit.
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard next < entriesMax,
+            next % 256 != 0 || StorageBenchmark.seconds(since: start) < StorageBenchmark.phaseSecondsMax
+        else { return false }
+        let entry = Entry(term: Term(1), index: LogIndex(UInt64(next + 1)), data: pool[next % pool.count])
+        committer.submit(.entries([entry])) { counter.complete($0) }
+        next += 1
+        return true
+    }
+}
+
+/// A joinable POSIX thread for the bench's writers.
+final class BenchThread {
+    private var thread = pthread_t()
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        final class Box {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        let context = Unmanaged.passRetained(Box(body)).toOpaque()
+        let status = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, context)
+        precondition(status == 0, "pthread_create failed: \(status)")
+    }
+
+    func join() { pthread_join(thread, nil) }
 }
