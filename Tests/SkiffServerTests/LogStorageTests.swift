@@ -28,10 +28,11 @@ import Testing
     }
 
     /// Every entry and term is served from the segmented log through a block cache far smaller than the log
-    /// (16 KiB for 4 MiB of entries), after a reopen that decoded nothing, with the core's byte bound honoured.
+    /// (64 KiB, three blocks, for 4 MiB of entries), after a reopen that decoded nothing, with the core's byte
+    /// bound honoured.
     @Test func readsThroughABoundedCache() throws {
         var options = LogOptions()
-        options.blockCacheBytesMax = 16 << 10
+        options.blockCacheBytesMax = 64 << 10
         options.segmentBytesMax = 256 << 10
         let (fileSystem, written, all) = try writtenLog(batches: 200, options: options)
         written.close()
@@ -39,6 +40,7 @@ import Testing
         var failures = 0
         let view = storage(log) { _ in failures += 1 }
         #expect(view.firstIndex == LogIndex(1) && view.lastIndex == LogIndex(20_000))
+        #expect(log.cachedBlocks.count == 0, "opening the log and the view decoded no block")
         for index in stride(from: 1, through: 20_000, by: 997) {
             #expect(try view.term(LogIndex(UInt64(index))) == all[index - 1].term)
         }
@@ -50,6 +52,7 @@ import Testing
             next = LogIndex(next.rawValue + UInt64(chunk.count))
         }
         #expect(try view.entries(LogIndex(5)..<LogIndex(6), maxBytes: 0) == [all[4]], "always at least one entry")
+        #expect(log.cachedBlocks.bytes <= options.blockCacheBytesMax && log.cachedBlocks.count >= 1)
         #expect(failures == 0)
         log.close()
     }
