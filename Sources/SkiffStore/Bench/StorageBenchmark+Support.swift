@@ -9,17 +9,18 @@ extension StorageBenchmark {
     struct RawResult {
         var mbs: Double
         var syncsPerSecond: Double
+        var seconds: Double
     }
 
     /// `pwrite` + `fdatasync` of `batchBytes` at a time, appending to one file, for the phase bounds.
-    static func rawBaseline(root: String, batchBytes: Int) throws -> RawResult {
+    static func rawBaseline(root: String, batchBytes: Int, secondsMax: Double = phaseSecondsMax) throws -> RawResult {
         let path = joinBenchPath(root, "raw-\(batchBytes)")
         let file = try RealFileSystem().open(path, create: true)
         let batch = benchPayload(batchBytes)
         var offset = 0
         var syncs = 0
         let start = ContinuousClock.now
-        while offset < phaseBytesMax && seconds(since: start) < phaseSecondsMax {
+        while offset < phaseBytesMax && seconds(since: start) < secondsMax {
             try file.write(at: offset, batch)
             try file.dataSync()
             offset += batchBytes
@@ -28,7 +29,8 @@ extension StorageBenchmark {
         let elapsed = seconds(since: start)
         file.close()
         unlink(path)
-        return RawResult(mbs: Double(offset) / elapsed / 1e6, syncsPerSecond: Double(syncs) / elapsed)
+        return RawResult(
+            mbs: Double(offset) / elapsed / 1e6, syncsPerSecond: Double(syncs) / elapsed, seconds: elapsed)
     }
 
     static func seconds(since start: ContinuousClock.Instant, to end: ContinuousClock.Instant = .now) -> Double {
