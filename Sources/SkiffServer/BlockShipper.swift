@@ -60,10 +60,12 @@ final class BlockShipper {
         var blocksSent = 0
         /// Append messages with entries sent as plain entries (range not block-aligned).
         var entryFramesSent = 0
+        /// Entries a block frame carried as plain entries around its blocks (a range not block-aligned).
+        var plainEntriesInBlockFrames = 0
         /// Blocks encoded here (a leader's new entries, or entries that no received block covered).
         var blocksEncoded = 0
-        /// Batches persisted from received blocks, unchanged.
-        var batchesFromReceivedBlocks = 0
+        /// Received blocks persisted unchanged.
+        var receivedBlocksPersisted = 0
         /// Block frames refused (damaged or inconsistent).
         var framesRejected = 0
     }
@@ -90,15 +92,39 @@ final class BlockShipper {
 
     // MARK: Persisting
 
-    /// The blocks to persist `entries` (one Ready's entries) with: received blocks that hold exactly these
-    /// entries when there are such, else a fresh encoding, remembered so that AppendEntries carrying the same
-    /// entries ship the same bytes.
+    /// The blocks to persist `entries` (one Ready's entries) with: every run of entries that a received (or
+    /// earlier encoded) block holds exactly is that block, unchanged; the entries between such runs are
+    /// encoded here and remembered, so that appends carrying the same entries ship the same bytes.
     func blocks(persisting entries: [Entry]) -> [RawBlock] {
-        guard !entries.isEmpty else { return [] }
-        if let received = tileFromRecent(entries[...]) {
-            counters.batchesFromReceivedBlocks += 1
-            return received
+        var result: [RawBlock] = []
+        var position = 0
+        var uncovered = 0
+        while position < entries.count {
+            guard let block = recentBlock(holding: entries[position...]) else {
+                position += 1
+                continue
+            }
+            if uncovered < position { result += encode(Array(entries[uncovered..<position])) }
+            result.append(block)
+            counters.receivedBlocksPersisted += 1
+            position += Int(block.header.entryCount)
+            uncovered = position
         }
+        if uncovered < entries.count { result += encode(Array(entries[uncovered...])) }
+        return result
+    }
+
+    /// The recent block that starts at `entries`' first index and holds exactly its first entries.
+    private func recentBlock(holding entries: ArraySlice<Entry>) -> RawBlock? {
+        guard let first = entries.first, let block = recent[first.index], let decoded = block.decodedEntries,
+            decoded.count <= entries.count,
+            entries.prefix(decoded.count).elementsEqual(decoded)
+        else { return nil }
+        return block
+    }
+
+    /// Encodes new entries, cut where the core cuts appends, and remembers the blocks.
+    private func encode(_ entries: [Entry]) -> [RawBlock] {
         var encoded: [RawBlock] = []
         var start = 0
         while start < entries.count {
@@ -124,21 +150,6 @@ final class BlockShipper {
         return end
     }
 
-    /// Recent blocks that hold exactly `entries`, in order; nil when any part is not covered.
-    private func tileFromRecent(_ entries: ArraySlice<Entry>) -> [RawBlock]? {
-        var result: [RawBlock] = []
-        var position = entries.startIndex
-        while position < entries.endIndex {
-            guard let block = recent[entries[position].index], let decoded = block.decodedEntries,
-                position + decoded.count <= entries.endIndex,
-                entries[position..<(position + decoded.count)].elementsEqual(decoded)
-            else { return nil }
-            result.append(block)
-            position += decoded.count
-        }
-        return result
-    }
-
     private func remember(_ block: RawBlock) {
         let first = block.header.firstIndex
         if let old = recent.updateValue(block, forKey: first) {
@@ -157,49 +168,76 @@ final class BlockShipper {
 // MARK: Sending
 
 extension BlockShipper {
-    /// Writes `message` as a peer frame payload: an append whose entries are whole blocks (recent, or read
-    /// back from the log) goes as a block frame, anything else as the plain message encoding.
+    /// How a block frame carries an append's entries: `leading` plain entries (the rest of a block the
+    /// range starts inside), whole `blocks`, then plain entries from `trailingStart` (part of a block the
+    /// range ends inside).
+    struct FramePlan {
+        var leading: Int
+        var blocks: [RawBlock]
+        var trailingStart: Int
+    }
+
+    /// Writes `message` as a peer frame payload: an append whose entries include whole blocks (recent, or
+    /// read back from the log) goes as a block frame, anything else as the plain message encoding.
     func write(_ message: Message, into buffer: inout ByteBuffer) {
-        guard message.kind == .append, !message.entries.isEmpty, let blocks = tile(message.entries) else {
+        guard message.kind == .append, !message.entries.isEmpty, let plan = plan(message.entries) else {
             if message.kind == .append && !message.entries.isEmpty { counters.entryFramesSent += 1 }
             buffer.writeBytes(message.encoded())
             return
         }
         var header = message
-        header.entries = []
+        header.entries = Array(message.entries[..<plan.leading] + message.entries[plan.trailingStart...])
         let encodedHeader = header.encoded()
         buffer.writeInteger(Self.blockFrameTag)
         buffer.writeInteger(Self.blockFrameVersion)
         buffer.writeInteger(UInt32(encodedHeader.count))
         buffer.writeBytes(encodedHeader)
-        buffer.writeInteger(UInt32(blocks.count))
-        for block in blocks {
+        buffer.writeInteger(UInt32(plan.leading))
+        buffer.writeInteger(UInt32(plan.blocks.count))
+        for block in plan.blocks {
             buffer.writeInteger(UInt32(block.bytes.count))
             buffer.writeBytes(block.bytes)
         }
         counters.blockFramesSent += 1
-        counters.blocksSent += blocks.count
+        counters.blocksSent += plan.blocks.count
+        counters.plainEntriesInBlockFrames += header.entries.count
     }
 
-    /// Blocks holding exactly `entries`: recent ones first, then blocks read from the log. Nil when the range
-    /// does not start and end on block boundaries.
-    private func tile(_ entries: [Entry]) -> [RawBlock]? {
-        var result: [RawBlock] = []
-        var position = 0
+    /// Splits `entries` into plain leading entries, whole blocks and plain trailing entries; nil when no whole
+    /// block fits (the message then goes plain).
+    private func plan(_ entries: [Entry]) -> FramePlan? {
+        var leading = 0
+        if recent[entries[0].index] == nil, let holder = log.blockRange(containing: entries[0].index),
+            holder.lowerBound < entries[0].index
+        {
+            leading = min(entries.count, Int(holder.upperBound.rawValue - entries[0].index.rawValue) + 1)
+        }
+        var blocks: [RawBlock] = []
+        var position = leading
         while position < entries.count {
-            let index = entries[position].index
-            let candidates = recent[index].map { [$0] } ?? logBlocks(from: index, for: entries[position...])
-            let before = position
-            for block in candidates where block.header.firstIndex == entries[position].index {
-                let count = Int(block.header.entryCount)
-                guard position + count <= entries.count, holds(block, entries[position..<(position + count)]) else {
-                    break
-                }
-                result.append(block)
-                position += count
-                if position == entries.count { break }
-            }
-            guard position > before, result.count <= Self.blocksPerFrameMax else { return nil }
+            let taken = wholeBlocks(entries, from: position)
+            guard !taken.isEmpty else { break }
+            blocks += taken
+            position += taken.reduce(0) { $0 + Int($1.header.entryCount) }
+        }
+        guard !blocks.isEmpty, blocks.count <= Self.blocksPerFrameMax else { return nil }
+        return FramePlan(leading: leading, blocks: blocks, trailingStart: position)
+    }
+
+    /// Whole blocks holding `entries` from `start` on, in order (recent ones first, else read from the log);
+    /// stops before a block that is not wholly inside `entries`.
+    private func wholeBlocks(_ entries: [Entry], from start: Int) -> [RawBlock] {
+        let index = entries[start].index
+        let candidates = recent[index].map { [$0] } ?? logBlocks(from: index, for: entries[start...])
+        var result: [RawBlock] = []
+        var position = start
+        for block in candidates {
+            let count = Int(block.header.entryCount)
+            guard position < entries.count, block.header.firstIndex == entries[position].index,
+                position + count <= entries.count, holds(block, entries[position..<(position + count)])
+            else { break }
+            result.append(block)
+            position += count
         }
         return result
     }
@@ -261,9 +299,13 @@ extension BlockShipper {
         } catch {
             throw PeerFrameError(.message(error))
         }
-        guard message.kind == .append, message.entries.isEmpty else {
-            throw PeerFrameError(.inconsistent("a block frame must carry an append without inline entries"))
+        guard message.kind == .append else { throw PeerFrameError(.inconsistent("a block frame carries an append")) }
+        let plain = message.entries
+        message.entries = []
+        guard let leading = frame.readInteger(as: UInt32.self), leading <= plain.count else {
+            throw PeerFrameError(.malformed("leading entry count"))
         }
+        try appendPlain(plain[..<Int(leading)], to: &message)
         guard let count = frame.readInteger(as: UInt32.self), count >= 1, count <= blocksPerFrameMax else {
             throw PeerFrameError(.malformed("block count"))
         }
@@ -283,7 +325,22 @@ extension BlockShipper {
             blocks.append(block)
         }
         guard frame.readableBytes == 0 else { throw PeerFrameError(.malformed("\(frame.readableBytes) trailing")) }
+        try appendPlain(plain[Int(leading)...], to: &message)
         return (message, blocks)
+    }
+
+    /// Appends plain entries that MUST continue the message's entries.
+    private static func appendPlain(_ entries: ArraySlice<Entry>, to message: inout Message) throws {
+        for entry in entries {
+            let expected = LogIndex(message.index.rawValue + UInt64(message.entries.count) + 1)
+            guard entry.index == expected else {
+                throw PeerFrameError(.inconsistent("plain entry \(entry.index) where \(expected) was expected"))
+            }
+            guard message.entries.count < CodecLimits.entriesPerMessageMax else {
+                throw PeerFrameError(.inconsistent("more than \(CodecLimits.entriesPerMessageMax) entries"))
+            }
+            message.entries.append(entry)
+        }
     }
 
     private static func append(_ block: RawBlock, to message: inout Message) throws {

@@ -37,7 +37,7 @@ import Testing
             previous = LogPosition(index: LogIndex(last), term: Term(term))
         }
         #expect(follower.shipper.counters.blocksEncoded == 0)
-        #expect(follower.shipper.counters.batchesFromReceivedBlocks == 4)
+        #expect(follower.shipper.counters.receivedBlocksPersisted == 4)
         #expect(leader.shipper.counters.blockFramesSent == 4)
         #expect(leader.shipper.counters.entryFramesSent == 0)
         #expect(
@@ -140,6 +140,35 @@ import Testing
         follower.close()
     }
 
+    /// A catch-up range that starts and ends inside blocks ships the whole blocks between as they are, with the
+    /// entries before and after them plain; a follower persisting those entries writes the received block
+    /// unchanged and encodes only the plain parts.
+    @Test func unalignedCatchUpShipsTheWholeBlocksInside() throws {
+        let leaderDirectory = try TemporaryDataDirectory()
+        let followerDirectory = try TemporaryDataDirectory()
+        let leader = try makeLogDisk(leaderDirectory)
+        let follower = try makeLogDisk(followerDirectory)
+        for (first, last) in [(1, 50), (51, 90), (91, 120)] as [(UInt64, UInt64)] {
+            let entries = sampleEntries(first, last)
+            try leader.persist(PersistBatch(entries: entries, blocks: leader.shipper.blocks(persisting: entries)))
+        }
+        let restarted = BlockShipper(log: leader.log, messageBytesMax: 1 << 20)
+        let range = sampleEntries(31, 100)
+        var frame = ByteBuffer()
+        restarted.write(appendMessage(after: LogPosition(index: LogIndex(30), term: Term(1)), range), into: &frame)
+        #expect(restarted.counters.blockFramesSent == 1 && restarted.counters.blocksSent == 1)
+        #expect(restarted.counters.plainEntriesInBlockFrames == 30, "20 leading and 10 trailing entries")
+        let received = try follower.shipper.decode(frame)
+        #expect(received.entries == range)
+        let blocks = follower.shipper.blocks(persisting: received.entries)
+        #expect(blocks.map(\.header.firstIndex) == [LogIndex(31), LogIndex(51), LogIndex(91)])
+        #expect(follower.shipper.counters.receivedBlocksPersisted == 1 && follower.shipper.counters.blocksEncoded == 2)
+        let leaderBlock = try #require(try leader.log.readBlocks(from: LogIndex(51), maxBytes: 1).first)
+        #expect(blocks[1].bytes == leaderBlock.bytes)
+        leader.close()
+        follower.close()
+    }
+
     /// Blocks that do not continue the message's previous index are refused (they would misplace entries).
     @Test func misplacedBlockIsRejected() throws {
         let directory = try TemporaryDataDirectory()
@@ -159,10 +188,29 @@ import Testing
         forged.writeInteger(BlockShipper.blockFrameVersion)
         forged.writeInteger(UInt32(header.count))
         forged.writeBytes(header)
+        forged.writeInteger(UInt32(0))
         forged.writeInteger(UInt32(1))
         forged.writeInteger(UInt32(blocks[0].bytes.count))
         forged.writeBytes(blocks[0].bytes)
         #expect(throws: PeerFrameError.self) { try BlockShipper.parseBlockFrame(forged) }
+
+        // Plain entries that do not continue the message, or a leading count beyond them, are refused too.
+        for (plainEntries, leading) in [(sampleEntries(5, 6), 2), (sampleEntries(13, 14), 0), (sampleEntries(1, 1), 2)]
+        {
+            message.index = .zero
+            message.entries = plainEntries
+            let withPlain = message.encoded()
+            var bad = ByteBuffer()
+            bad.writeInteger(BlockShipper.blockFrameTag)
+            bad.writeInteger(BlockShipper.blockFrameVersion)
+            bad.writeInteger(UInt32(withPlain.count))
+            bad.writeBytes(withPlain)
+            bad.writeInteger(UInt32(leading))
+            bad.writeInteger(UInt32(1))
+            bad.writeInteger(UInt32(blocks[0].bytes.count))
+            bad.writeBytes(blocks[0].bytes)
+            #expect(throws: PeerFrameError.self) { try BlockShipper.parseBlockFrame(bad) }
+        }
         disk.close()
     }
 
