@@ -23,6 +23,8 @@ extension Node {
     }
 
     private func handle(_ ready: Ready) {
+        // Encode the new entries into log blocks once, before the appends that carry them are sent.
+        let blocks = disk.shipper.blocks(persisting: ready.entries)
         if logger.logLevel <= .trace {
             logger.trace(
                 "ready",
@@ -33,8 +35,6 @@ extension Node {
                 ])
         }
         if let soft = ready.softState { softStateChanged(soft) }
-        // Encode the new entries into log blocks once, before the appends that carry them are sent.
-        let blocks = disk.shipper.blocks(persisting: ready.entries)
         send(ready.messagesNow)
         guard needsDisk(ready) else {
             // Only the commit index moved: it need not be durable (Figure 2), so skip the disk thread entirely.
