@@ -49,7 +49,8 @@ final class BlockShipper {
     static let blockBytesMax =
         BlockCodec.fixedHeaderBytes + BlockCodec.termRunCountMax * BlockCodec.termRunBytes
         + BlockCodec.uncompressedBytesMax
-    /// Bounds on the recently encoded or received blocks kept for tiling (count and stored bytes).
+    /// Bounds on the recently encoded or received blocks kept for replication: count, and bytes held (the
+    /// block's bytes plus its decoded payload).
     static let recentBlockCountMax = 512
     static let recentBytesMax = 64 << 20
 
@@ -153,16 +154,19 @@ final class BlockShipper {
     private func remember(_ block: RawBlock) {
         let first = block.header.firstIndex
         if let old = recent.updateValue(block, forKey: first) {
-            recentBytes -= old.bytes.count
+            recentBytes -= Self.weight(of: old)
             recentOrder.removeAll { $0 == first }
         }
         recentOrder.append(first)
-        recentBytes += block.bytes.count
+        recentBytes += Self.weight(of: block)
         while recentOrder.count > Self.recentBlockCountMax || recentBytes > Self.recentBytesMax {
             let evicted = recentOrder.removeFirst()
-            if let old = recent.removeValue(forKey: evicted) { recentBytes -= old.bytes.count }
+            if let old = recent.removeValue(forKey: evicted) { recentBytes -= Self.weight(of: old) }
         }
     }
+
+    /// Memory a remembered block holds: its bytes and its decoded entries.
+    private static func weight(of block: RawBlock) -> Int { block.bytes.count + Int(block.header.uncompressedBytes) }
 }
 
 // MARK: Sending
