@@ -128,10 +128,56 @@ public enum BlockCodec {
             expected = expected.next
         }
         precondition(payload.count <= uncompressedBytesMax, "block payload \(payload.count) above bound")
-        let compressed = compress ? payload.withUnsafeBytes { LZ4.compress($0) } : nil
+        let first = entries.first!.index
+        if compress, let block = compressedBlock(firstIndex: first, count: UInt32(entries.count), runs, payload) {
+            return block
+        }
         return assemble(
-            firstIndex: entries.first!.index, count: UInt32(entries.count), runs: runs,
-            codec: compressed == nil ? .raw : .lz4, uncompressedBytes: payload.count, stored: compressed ?? payload)
+            firstIndex: first, count: UInt32(entries.count), runs: runs, codec: .raw,
+            uncompressedBytes: payload.count, stored: payload)
+    }
+
+    /// An LZ4 block with the payload compressed straight into the block's buffer (no intermediate copy); nil
+    /// when LZ4 does not make the payload smaller.
+    static func compressedBlock(firstIndex: LogIndex, count: UInt32, _ runs: [TermRun], _ payload: [UInt8]) -> [UInt8]?
+    {
+        let headerBytes = fixedHeaderBytes + runs.count * termRunBytes
+        let storedMax = payload.count - 1
+        guard storedMax > 0 else { return nil }
+        var stored = 0
+        var block = [UInt8](unsafeUninitializedCapacity: headerBytes + storedMax) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            stored = payload.withUnsafeBytes {
+                LZ4.compress($0, into: UnsafeMutableRawBufferPointer(rebasing: raw[headerBytes...]))
+            }
+            guard stored > 0 else {
+                initialized = 0
+                return
+            }
+            var offset = 0
+            func put<T: FixedWidthInteger>(_ value: T) {
+                raw.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+                offset += MemoryLayout<T>.size
+            }
+            put(magic)
+            put(version)
+            put(BlockCodecKind.lz4.rawValue)
+            put(UInt16(runs.count))
+            put(firstIndex.rawValue)
+            put(count)
+            put(UInt32(payload.count))
+            put(UInt32(stored))
+            put(UInt32(0))  // checksum, filled below
+            for run in runs {
+                put(run.term.rawValue)
+                put(run.count)
+            }
+            precondition(offset == headerBytes, "block header of \(offset) bytes, expected \(headerBytes)")
+            initialized = headerBytes + stored
+        }
+        guard stored > 0 else { return nil }
+        block.storeLittleEndian(CRC32C.checksum(of: block), at: checksumOffset)
+        return block
     }
 
     /// Encodes entries as blocks within the codec's bounds: normally one block, more only when the entries
