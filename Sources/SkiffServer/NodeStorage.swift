@@ -21,6 +21,11 @@ struct NodeStorage {
     var snapshots: [SnapshotFile]
     var repairPending: Bool
 
+    /// Bound on the log's cache of decoded blocks, in uncompressed bytes. The Raft core reads entries through
+    /// it (`LogStorage`): the blocks a node just wrote are applied and replicated from here, and a burst of
+    /// several 1 MiB blocks in one Ready should still be in it when they are applied.
+    static let logCacheBytesMax = 32 << 20
+
     /// Opens the log and the checkpoint database, runs recovery, and rebuilds the broker at its checkpoint.
     ///
     /// The Raft core's view starts at the newest snapshot file the log still reaches, so a follower that needs
@@ -29,6 +34,7 @@ struct NodeStorage {
         let store = try NodeStore(directory: config.dataDirectory)
         var options = LogOptions()
         options.segmentBytesMax = config.segmentBytes
+        options.blockCacheBytesMax = logCacheBytesMax
         let log = try SegmentedLog.open(directory: store.logDirectory, options: options)
         let report = log.recovery
         if let torn = report.tornTail {
