@@ -169,6 +169,63 @@ import Testing
         follower.close()
     }
 
+    /// A leader of a later term replaces a follower's conflicting suffix with its block: the follower's log
+    /// keeps its own prefix, holds the leader's entries after it, and the replacing block is the leader's
+    /// bytes (read back from the follower's log).
+    @Test func receivedBlockReplacesAConflictingSuffix() throws {
+        let leaderDirectory = try TemporaryDataDirectory()
+        let followerDirectory = try TemporaryDataDirectory()
+        let leader = try makeLogDisk(leaderDirectory)
+        let follower = try makeLogDisk(followerDirectory)
+        let common = sampleEntries(1, 5)
+        let stale = sampleEntries(6, 10, term: 1, size: 120)
+        try follower.persist(PersistBatch(entries: common + stale))
+        try leader.persist(PersistBatch(entries: common))
+        let winning = sampleEntries(6, 12, term: 2)
+        try leader.persist(PersistBatch(entries: winning, blocks: leader.shipper.blocks(persisting: winning)))
+        var frame = ByteBuffer()
+        leader.shipper.write(
+            appendMessage(after: LogPosition(index: LogIndex(5), term: Term(1)), winning), into: &frame)
+        let received = try follower.shipper.decode(frame)
+        let blocks = follower.shipper.blocks(persisting: received.entries)
+        #expect(follower.shipper.counters.receivedBlocksPersisted == 1 && follower.shipper.counters.blocksEncoded == 0)
+        try follower.persist(PersistBatch(entries: received.entries, blocks: blocks))
+        #expect(try follower.log.entries(LogIndex(1)..<LogIndex(13)) == common + winning)
+        #expect(follower.log.lastIndex == LogIndex(12) && follower.log.lastTerm == Term(2))
+        let written = try #require(try follower.log.readBlocks(from: LogIndex(6), maxBytes: 1).first)
+        let shipped = try #require(try leader.log.readBlocks(from: LogIndex(6), maxBytes: 1).first)
+        #expect(written.bytes == shipped.bytes)
+        leader.close()
+        follower.close()
+    }
+
+    /// A follower's Ready that spans several received blocks, or starts inside one it already held a prefix
+    /// of, writes every received block it wholly contains and encodes only the rest.
+    @Test func readyAcrossReceivedBlocks() throws {
+        let directory = try TemporaryDataDirectory()
+        let leader = try makeLogDisk(directory)
+        let first = sampleEntries(1, 10)
+        let second = sampleEntries(11, 20)
+        var frames: [ByteBuffer] = []
+        for (entries, previous) in [
+            (first, LogPosition.zero), (second, LogPosition(index: LogIndex(10), term: Term(1))),
+        ] {
+            try leader.persist(PersistBatch(entries: entries, blocks: leader.shipper.blocks(persisting: entries)))
+            var frame = ByteBuffer()
+            leader.shipper.write(appendMessage(after: previous, entries), into: &frame)
+            frames.append(frame)
+        }
+        let receiver = BlockShipper(log: leader.log, messageBytesMax: 1 << 20)
+        for frame in frames { _ = try receiver.decode(frame) }
+        let whole = receiver.blocks(persisting: first + second)
+        #expect(whole.map(\.header.firstIndex) == [LogIndex(1), LogIndex(11)])
+        #expect(receiver.counters.receivedBlocksPersisted == 2 && receiver.counters.blocksEncoded == 0)
+        let inside = receiver.blocks(persisting: Array((first + second)[3...]))
+        #expect(inside.map(\.header.firstIndex) == [LogIndex(4), LogIndex(11)])
+        #expect(receiver.counters.receivedBlocksPersisted == 3 && receiver.counters.blocksEncoded == 1)
+        leader.close()
+    }
+
     /// Blocks that do not continue the message's previous index are refused (they would misplace entries).
     @Test func misplacedBlockIsRejected() throws {
         let directory = try TemporaryDataDirectory()
