@@ -38,7 +38,8 @@ let package = Package(
         ),
 
         // Storage.
-        .target(name: "SkiffLog", dependencies: ["SkiffRaft", "CLZ4"]),
+        .target(name: "CCRC"),
+        .target(name: "SkiffLog", dependencies: ["SkiffRaft", "CLZ4", "CCRC"]),
         .target(name: "SkiffStore", dependencies: ["CSQLite", "SkiffLog", "SkiffRaft"]),
 
         // Network protocol, node, client.

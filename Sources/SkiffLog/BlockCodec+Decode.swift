@@ -111,6 +111,15 @@ extension BlockCodec {
         return try bytes.withUnsafeBytes { try decodePayload(header: header, block: $0) }
     }
 
+    /// Verifies a block received from elsewhere (a leader) and decodes it, keeping its bytes unchanged.
+    /// Throws `BlockDecodeError` on any damage; a truncation record is not a replicable block.
+    public static func decodeBlock(_ bytes: [UInt8]) throws -> RawBlock {
+        let header = try verify(bytes)
+        guard !header.isTruncation else { throw BlockDecodeError.inconsistentHeader("truncation record") }
+        let entries = try bytes.withUnsafeBytes { try decodePayload(header: header, block: $0) }
+        return RawBlock(header: header, bytes: bytes, decodedEntries: entries)
+    }
+
     /// Decodes the entries of a block already verified by `verify`.
     static func decodePayload(header: BlockHeader, block: UnsafeRawBufferPointer) throws -> [Entry] {
         if header.isTruncation { return [] }

@@ -57,15 +57,18 @@ public struct BlockHeader: Sendable, Hashable {
 public struct RawBlock: Sendable, Hashable {
     public var header: BlockHeader
     public var bytes: [UInt8]
-    /// The decoded entries when the encoder still has them (to warm the log's cache); not part of equality.
-    var decodedEntries: [Entry]?
+    /// The decoded entries when the encoder or decoder still has them (to warm the log's cache); not part of
+    /// equality.
+    public private(set) var decodedEntries: [Entry]?
 
     public init(header: BlockHeader, bytes: [UInt8]) {
         self.header = header
         self.bytes = bytes
     }
 
-    init(header: BlockHeader, bytes: [UInt8], decodedEntries: [Entry]) {
+    /// A block with its entries, as `BlockCodec.encodeBlocks` and `BlockCodec.decodeBlock` return it. The entries
+    /// MUST be exactly what the bytes decode to.
+    public init(header: BlockHeader, bytes: [UInt8], decodedEntries: [Entry]) {
         self.header = header
         self.bytes = bytes
         self.decodedEntries = decodedEntries
@@ -125,10 +128,92 @@ public enum BlockCodec {
             expected = expected.next
         }
         precondition(payload.count <= uncompressedBytesMax, "block payload \(payload.count) above bound")
-        let compressed = compress ? payload.withUnsafeBytes { LZ4.compress($0) } : nil
+        let first = entries.first!.index
+        if compress, let block = compressedBlock(firstIndex: first, count: UInt32(entries.count), runs, payload) {
+            return block
+        }
         return assemble(
-            firstIndex: entries.first!.index, count: UInt32(entries.count), runs: runs,
-            codec: compressed == nil ? .raw : .lz4, uncompressedBytes: payload.count, stored: compressed ?? payload)
+            firstIndex: first, count: UInt32(entries.count), runs: runs, codec: .raw,
+            uncompressedBytes: payload.count, stored: payload)
+    }
+
+    /// An LZ4 block with the payload compressed straight into the block's buffer (no intermediate copy); nil
+    /// when LZ4 does not make the payload smaller.
+    static func compressedBlock(firstIndex: LogIndex, count: UInt32, _ runs: [TermRun], _ payload: [UInt8]) -> [UInt8]?
+    {
+        let headerBytes = fixedHeaderBytes + runs.count * termRunBytes
+        let storedMax = payload.count - 1
+        guard storedMax > 0 else { return nil }
+        var stored = 0
+        var block = [UInt8](unsafeUninitializedCapacity: headerBytes + storedMax) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            stored = payload.withUnsafeBytes {
+                LZ4.compress($0, into: UnsafeMutableRawBufferPointer(rebasing: raw[headerBytes...]))
+            }
+            guard stored > 0 else {
+                initialized = 0
+                return
+            }
+            var offset = 0
+            func put<T: FixedWidthInteger>(_ value: T) {
+                raw.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+                offset += MemoryLayout<T>.size
+            }
+            put(magic)
+            put(version)
+            put(BlockCodecKind.lz4.rawValue)
+            put(UInt16(runs.count))
+            put(firstIndex.rawValue)
+            put(count)
+            put(UInt32(payload.count))
+            put(UInt32(stored))
+            put(UInt32(0))  // checksum, filled below
+            for run in runs {
+                put(run.term.rawValue)
+                put(run.count)
+            }
+            precondition(offset == headerBytes, "block header of \(offset) bytes, expected \(headerBytes)")
+            initialized = headerBytes + stored
+        }
+        guard stored > 0 else { return nil }
+        block.storeLittleEndian(CRC32C.checksum(of: block), at: checksumOffset)
+        return block
+    }
+
+    /// Encodes entries as blocks within the codec's bounds: normally one block, more only when the entries
+    /// exceed `uncompressedBytesMax`, `entryCountMax` or `termRunCountMax`. This is how `SegmentedLog.append`
+    /// splits a batch, so a follower that writes these blocks holds the same bytes as a leader that appended
+    /// the same entries. Entries MUST be contiguous with non-decreasing terms, each within the bounds.
+    public static func encodeBlocks(_ entries: [Entry], compress: Bool = true) -> [RawBlock] {
+        var result: [RawBlock] = []
+        var start = 0
+        while start < entries.count {
+            let end = blockEnd(entries, from: start)
+            let slice = entries[start..<end]
+            let encoded = encode(slice, compress: compress)
+            let header = try! verify(encoded)  // Paired check: what we write must read back.
+            result.append(RawBlock(header: header, bytes: encoded, decodedEntries: Array(slice)))
+            start = end
+        }
+        return result
+    }
+
+    /// The end of the longest run of entries from `start` that fits one block (at least one entry).
+    private static func blockEnd(_ entries: [Entry], from start: Int) -> Int {
+        var end = start
+        var bytes = 0
+        var runs = 0
+        while end < entries.count {
+            let size = entries[end].data.count + entryOverheadBytes
+            let newRun = end == start || entries[end].term != entries[end - 1].term
+            let full = bytes + size > uncompressedBytesMax || end - start >= entryCountMax
+            if (full || (newRun && runs >= termRunCountMax)) && end > start { break }
+            precondition(size <= uncompressedBytesMax, "entry \(entries[end].index) of \(size) bytes")
+            bytes += size
+            runs += newRun ? 1 : 0
+            end += 1
+        }
+        return end
     }
 
     /// Whether entries fit the bounds of one block.

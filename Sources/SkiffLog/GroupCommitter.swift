@@ -20,6 +20,9 @@ import SkiffRaft
 /// threads serialize their `submit` calls, as the Raft leader that assigns indexes does anyway). Requests in
 /// one flush succeed or fail together. Submission blocks while more than `queueBytesMax` bytes wait
 /// (back-pressure). Call `shutdown()` before dropping the committer.
+///
+/// The node does not use it: its Ready loop already commits in groups (proposals that queue while one
+/// batch is fsynced become the next batch, one `appendBatch` and one `fdatasync`; docs/storage.md §5).
 public final class GroupCommitter: @unchecked Sendable {
     /// Called once per request, after its data is durable or the flush failed.
     public typealias Completion = @Sendable (Result<Void, any Error>) -> Void

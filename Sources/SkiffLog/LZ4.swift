@@ -2,19 +2,15 @@ import CLZ4
 
 /// LZ4 block compression through the system liblz4.
 enum LZ4 {
-    /// Compresses `source`; returns nil when the result would not be smaller (the caller then stores raw).
-    static func compress(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
-        guard source.count > 0, source.count <= Int(LZ4_MAX_INPUT_SIZE) else { return nil }
-        let capacity = source.count - 1
-        var written: Int32 = 0
-        let output = [UInt8](unsafeUninitializedCapacity: max(capacity, 1)) { buffer, initialized in
-            written = LZ4_compress_default(
-                source.baseAddress!.assumingMemoryBound(to: CChar.self),
-                UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self),
-                Int32(source.count), Int32(capacity))
-            initialized = max(0, Int(written))
-        }
-        return written > 0 ? output : nil
+    /// Compresses `source` into `destination`; returns the bytes written, or 0 when the result does not fit
+    /// (the caller then stores raw: pass a destination smaller than the source to get only a shrinking result).
+    static func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Int {
+        guard source.count > 0, source.count <= Int(LZ4_MAX_INPUT_SIZE), destination.count > 0 else { return 0 }
+        let written = LZ4_compress_default(
+            source.baseAddress!.assumingMemoryBound(to: CChar.self),
+            destination.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(source.count),
+            Int32(min(destination.count, Int(Int32.max))))
+        return max(0, Int(written))
     }
 
     /// Decompresses exactly `originalBytes` bytes; nil when the input is malformed or has another size.

@@ -117,31 +117,9 @@ extension SegmentedLog {
 
     /// Splits entries into blocks within the codec's bounds (normally one block) and encodes them.
     private func encodeBlocks(_ entries: [Entry]) -> [PreparedBlock] {
-        var result: [PreparedBlock] = []
-        var start = 0
-        while start < entries.count {
-            var end = start
-            var bytes = 0
-            var runs = 0
-            while end < entries.count {
-                let size = entries[end].data.count + BlockCodec.entryOverheadBytes
-                let newRun = end == start || entries[end].term != entries[end - 1].term
-                let full =
-                    bytes + size > BlockCodec.uncompressedBytesMax || end - start >= BlockCodec.entryCountMax
-                    || (newRun && runs >= BlockCodec.termRunCountMax)
-                if full && end > start { break }
-                precondition(size <= BlockCodec.uncompressedBytesMax, "entry \(entries[end].index) of \(size) bytes")
-                bytes += size
-                runs += newRun ? 1 : 0
-                end += 1
-            }
-            let slice = entries[start..<end]
-            let encoded = BlockCodec.encode(slice, compress: options.compress)
-            let header = try! BlockCodec.verify(encoded)  // Paired check: what we write must read back.
-            result.append(PreparedBlock(header: header, bytes: encoded, entries: Array(slice)))
-            start = end
+        BlockCodec.encodeBlocks(entries, compress: options.compress).map {
+            PreparedBlock(header: $0.header, bytes: $0.bytes, entries: $0.decodedEntries)
         }
-        return result
     }
 
     /// Writes prepared blocks, rolling segments as needed; one write and one fdatasync per segment touched.

@@ -98,6 +98,16 @@ extension SegmentedLog {
         }
     }
 
+    /// The live entries of the block holding `index`, from the in-memory index (no disk read); nil when
+    /// `index` is not in the log. A replicator uses it to find the next block boundary.
+    public func blockRange(containing index: LogIndex) -> ClosedRange<LogIndex>? {
+        lock.withLock {
+            guard !isClosed, index > state.logStart.index, index <= lastIndexValue else { return nil }
+            let block = blocks[blockPosition(containing: index)]
+            return block.firstIndex...block.lastLive
+        }
+    }
+
     /// The decoded entries of a block, from the cache or from disk.
     private func loadEntries(_ block: BlockRef) throws -> [Entry] {
         let key = CacheKey(segment: block.segment, offset: block.offset)

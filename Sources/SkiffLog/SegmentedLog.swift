@@ -107,6 +107,10 @@ public final class SegmentedLog: @unchecked Sendable {
     /// The persisted hard state.
     public var hardState: HardState { lock.withLock { state.hardState } }
 
+    /// How many decoded blocks the cache holds, and their uncompressed bytes (bounded by
+    /// `LogOptions.blockCacheBytesMax`). Opening the log decodes nothing, so both start at zero.
+    public var cachedBlocks: (count: Int, bytes: Int) { lock.withLock { (cache.count, cache.weight) } }
+
     func lastTermLocked() -> Term {
         guard let last = blocks.last, last.lastLive == lastIndexValue else { return state.logStart.term }
         return last.header.term(at: lastIndexValue)

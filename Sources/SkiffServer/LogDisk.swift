@@ -8,25 +8,29 @@ import SkiffRaft
 /// (Raft Figure 2 lists only `currentTerm`, `votedFor` and `log[]` as persistent), and skipping it saves a
 /// second fsync (temp file + rename) on every Ready.
 ///
-/// Invariant: used only from the node's single disk thread (hence `@unchecked Sendable`).
+/// Invariant: used only from the node's single disk thread (hence `@unchecked Sendable`), except `shipper`,
+/// which only the event loop uses.
 final class LogDisk: RaftDisk, @unchecked Sendable {
     let log: SegmentedLog
     let store: NodeStore
+    let shipper: BlockShipper
     private var savedTermVote: (Term, NodeID)
     private var cachedBytes: UInt64 = 0
     private var bytesMeasuredAt: UInt64 = 0
 
-    init(log: SegmentedLog, store: NodeStore) {
+    /// `messageBytesMax` MUST be the Raft core's `RaftConfig.maxSizePerMsg` (see `BlockShipper`).
+    init(log: SegmentedLog, store: NodeStore, messageBytesMax: Int) {
         self.log = log
         self.store = store
+        self.shipper = BlockShipper(log: log, messageBytesMax: messageBytesMax)
         let hard = log.hardState
         self.savedTermVote = (hard.term, hard.vote)
     }
 
+    /// Reads the boundaries and the hard state back; no entry is decoded (`LogStorage` reads them on demand).
     func recover() throws -> RecoveredLog {
         let start = log.logStart
         let last = log.lastIndex
-        let entries = last > start.index ? try log.entries(start.index.next..<last.next) : []
         var untrusted: String?
         if case .untrusted(let corruption) = log.health { untrusted = corruption.description }
         let meta = store.loadNodeMeta()
@@ -35,14 +39,23 @@ final class LogDisk: RaftDisk, @unchecked Sendable {
         return RecoveredLog(
             hardState: hard, confState: meta.confState ?? ConfState(),
             snapshot: SnapshotMetadata(index: start.index, term: start.term, confState: meta.confState ?? ConfState()),
-            entries: entries, untrustedReason: untrusted, logBytes: diskBytes())
+            lastIndex: last, untrustedReason: untrusted, logBytes: diskBytes())
     }
 
     func persist(_ batch: PersistBatch) throws {
         if let snapshot = batch.snapshot {
             try log.resetToSnapshot(LogPosition(index: snapshot.index, term: snapshot.term))
         }
-        if !batch.entries.isEmpty { try log.append(batch.entries) }
+        if !batch.blocks.isEmpty {
+            // Paired with `BlockShipper.blocks(persisting:)`: the blocks hold exactly the batch's entries.
+            precondition(
+                batch.blocks.first?.header.firstIndex == batch.entries.first?.index
+                    && batch.blocks.reduce(0, { $0 + Int($1.header.entryCount) }) == batch.entries.count,
+                "persist: blocks do not cover entries \(batch.entries.first?.index ?? .zero)+\(batch.entries.count)")
+            try log.appendBatch(batch.blocks.map { .block($0) })
+        } else if !batch.entries.isEmpty {
+            try log.append(batch.entries)
+        }
         if let hard = batch.hardState, hard.term != savedTermVote.0 || hard.vote != savedTermVote.1 {
             try log.saveHardState(hard)
             savedTermVote = (hard.term, hard.vote)

@@ -23,6 +23,8 @@ extension Node {
     }
 
     private func handle(_ ready: Ready) {
+        // Encode the new entries into log blocks once, before the appends that carry them are sent.
+        let blocks = disk.shipper.blocks(persisting: ready.entries)
         if logger.logLevel <= .trace {
             logger.trace(
                 "ready",
@@ -56,7 +58,8 @@ extension Node {
         }
         appliedEarly = early.count
         let batch = PersistBatch(
-            snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, confState: ready.confState)
+            snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState, confState: ready.confState,
+            blocks: blocks)
         let chunks = ready.snapshotChunks
         let disk = self.disk
         let nodeStore = self.nodeStore
@@ -132,8 +135,7 @@ extension Node {
                 guard let filled = fillSnapshotChunk(message) else { continue }
                 message = filled
             }
-            let encoded = message.encoded()
-            transport.send(to: message.to) { $0.writeBytes(encoded) }
+            transport.send(to: message.to) { disk.shipper.write(message, into: &$0) }
         }
     }
 

@@ -40,7 +40,7 @@ final class Node {
     let diskPool: NIOThreadPool
     let checkpointPool: NIOThreadPool
     let nodeStore: NodeStore
-    let storage: MemoryStorage
+    let storage: LogStorage
     var raft: RawNode
     var broker: BrokerStateMachine
     let transport: PeerTransport
@@ -121,9 +121,7 @@ final class Node {
         self.logBytes = recovered.logBytes
         self.checkpointIndex = appliedIndex
         for file in opened.snapshots { snapshots.add(file) }
-        let storage = MemoryStorage(confState: recovered.confState, hardState: recovered.hardState)
-        if recovered.snapshot.index > .zero { storage.applySnapshot(recovered.snapshot) }
-        storage.append(recovered.entries)
+        let storage = opened.raftStorage
         self.storage = storage
         self.durableTermVote = (recovered.hardState.term, recovered.hardState.vote)
         var raftConfig = RaftConfig(id: config.nodeID)
@@ -240,7 +238,7 @@ extension Node: PeerTransportDelegate {
         guard !stopped else { return }
         let message: SkiffRaft.Message
         do {
-            message = try SkiffRaft.Message(decoding: Array(buffer: frame))
+            message = try disk.shipper.decode(frame)
         } catch {
             logger.warning("undecodable peer message", metadata: ["from": "\(from)", "error": "\(error)"])
             return

@@ -3,15 +3,28 @@ import SkiffBroker
 import SkiffLog
 import SkiffRaft
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Everything a node reads from disk at start-up.
 struct NodeStorage {
     var disk: LogDisk
+    /// The core's view of the log, read from `disk.log` on demand.
+    var raftStorage: LogStorage
     var nodeStore: NodeStore
     var recovered: RecoveredLog
     var broker: BrokerStateMachine
     var appliedIndex: LogIndex
     var snapshots: [SnapshotFile]
     var repairPending: Bool
+
+    /// Bound on the log's cache of decoded blocks, in uncompressed bytes. The Raft core reads entries through
+    /// it (`LogStorage`): the blocks a node just wrote are applied and replicated from here, and a burst of
+    /// several 1 MiB blocks in one Ready should still be in it when they are applied.
+    static let logCacheBytesMax = 32 << 20
 
     /// Opens the log and the checkpoint database, runs recovery, and rebuilds the broker at its checkpoint.
     ///
@@ -21,37 +34,44 @@ struct NodeStorage {
         let store = try NodeStore(directory: config.dataDirectory)
         var options = LogOptions()
         options.segmentBytesMax = config.segmentBytes
+        options.blockCacheBytesMax = logCacheBytesMax
         let log = try SegmentedLog.open(directory: store.logDirectory, options: options)
         let report = log.recovery
         if let torn = report.tornTail {
             logger.warning("recovery truncated a torn log tail", metadata: ["tail": "\(torn)"])
         }
-        let disk = LogDisk(log: log, store: store)
+        let disk = LogDisk(log: log, store: store, messageBytesMax: RaftConfig(id: config.nodeID).maxSizePerMsg)
         var recovered = try disk.recover()
         let broker = try store.loadBroker()
         let applied = try store.appliedIndex()
         let snapshots = store.existingSnapshots().filter { $0.metadata.index <= applied }
         if let base = snapshots.last(where: { $0.metadata.index >= recovered.snapshot.index }),
-            base.metadata.index <= recovered.entries.last?.index ?? recovered.snapshot.index
+            base.metadata.index <= recovered.lastIndex
         {
-            recovered.entries.removeAll { $0.index <= base.metadata.index }
             recovered.snapshot = base.metadata
         }
         // The commit index is persisted lazily (LogDisk), but whatever the checkpoint applied was committed.
         recovered.hardState.commit = max(recovered.hardState.commit, applied, recovered.snapshot.index)
         precondition(
-            applied <= (recovered.entries.last?.index ?? recovered.snapshot.index),
-            "checkpoint at \(applied) is beyond the log (\(recovered.snapshot.index)...\(recovered.entries.last?.index ?? .zero))"
-        )
+            applied <= recovered.lastIndex,
+            "checkpoint at \(applied) is beyond the log (\(recovered.snapshot.index)...\(recovered.lastIndex))")
         logger.info(
             "storage opened",
             metadata: [
-                "applied": "\(applied)", "log_start": "\(recovered.snapshot.index)",
-                "last": "\(recovered.entries.last?.index ?? recovered.snapshot.index)",
+                "applied": "\(applied)", "log_start": "\(recovered.snapshot.index)", "last": "\(recovered.lastIndex)",
                 "segments": "\(report.segmentsScanned)", "snapshots": "\(snapshots.count)",
             ])
+        let raftStorage = LogStorage(
+            log: log, snapshot: recovered.snapshot, hardState: recovered.hardState, confState: recovered.confState,
+            unreadable: { error in
+                // A block that verified at open no longer does: the disk is failing under us. Stop; the restart's
+                // recovery reports the damage and the node refuses to vote until it is repaired.
+                logger.critical("log unreadable; stopping the node", metadata: ["error": "\(error)"])
+                exit(70)
+            })
         return NodeStorage(
-            disk: disk, nodeStore: store, recovered: recovered, broker: broker, appliedIndex: applied,
+            disk: disk, raftStorage: raftStorage, nodeStore: store, recovered: recovered, broker: broker,
+            appliedIndex: applied,
             snapshots: snapshots, repairPending: store.repairPending)
     }
 }

@@ -1,3 +1,4 @@
+import SkiffLog
 import SkiffRaft
 
 /// What recovery found on disk when the node opened its log.
@@ -6,8 +7,9 @@ struct RecoveredLog: Sendable {
     var confState: ConfState
     /// The snapshot the log starts after (index 0 for a fresh log).
     var snapshot: SnapshotMetadata
-    /// Every entry after the snapshot, in order.
-    var entries: [Entry]
+    /// The last entry in the log (the snapshot's index when the log is empty). The entries themselves stay on
+    /// disk: `LogStorage` reads them on demand.
+    var lastIndex: LogIndex
     /// Non-nil when recovery found corruption it must not repair silently (a bad sealed block, a missing
     /// segment). The node refuses to vote or lead until `skiff node repair` wipes the log.
     var untrustedReason: String?
@@ -21,6 +23,10 @@ struct PersistBatch: Sendable {
     var entries: [Entry]
     var hardState: HardState?
     var confState: ConfState?
+    /// `entries` already encoded as log blocks (by `BlockShipper`): received from the leader, or encoded once
+    /// by this leader for its own write and its AppendEntries. Empty: the disk encodes `entries` itself.
+    /// Invariant: when not empty, the blocks hold exactly `entries`, in order.
+    var blocks: [RawBlock] = []
 }
 
 /// The Raft log and hard state on disk, as the shell uses them.
@@ -38,4 +44,6 @@ protocol RaftDisk: AnyObject, Sendable {
     func close()
     /// Bytes the log occupies on disk now.
     var logBytes: UInt64 { get }
+    /// Encodes and decodes the compressed blocks that AppendEntries carry (used on the event loop).
+    var shipper: BlockShipper { get }
 }

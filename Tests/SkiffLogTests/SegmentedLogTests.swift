@@ -139,4 +139,24 @@ import Testing
         damaged[damaged.count - 1] ^= 1
         #expect(throws: LogError.self) { try follower.appendVerifiedBlock(damaged) }
     }
+
+    /// `blockRange(containing:)` answers the live entries of the block holding an index from the index alone:
+    /// for every index of every block, after a suffix replacement cut a block short, and nil outside the log.
+    @Test func blockRangeFollowsLiveBlocks() throws {
+        let (_, log) = try makeSimLog()
+        try log.append(makeEntries(1, 10))
+        try log.append(makeEntries(11, 25))
+        try log.append(makeEntries(26, 30))
+        for index in 1...30 {
+            let expected: ClosedRange<UInt64> = index <= 10 ? 1...10 : index <= 25 ? 11...25 : 26...30
+            let range = try #require(log.blockRange(containing: LogIndex(UInt64(index))))
+            #expect(
+                range.lowerBound.rawValue == expected.lowerBound && range.upperBound.rawValue == expected.upperBound)
+        }
+        try log.append(makeEntries(18, 20, term: 2))
+        #expect(log.blockRange(containing: LogIndex(12)) == LogIndex(11)...LogIndex(17))
+        #expect(log.blockRange(containing: LogIndex(19)) == LogIndex(18)...LogIndex(20))
+        #expect(log.blockRange(containing: LogIndex(21)) == nil)
+        #expect(log.blockRange(containing: .zero) == nil)
+    }
 }

@@ -9,17 +9,18 @@ extension StorageBenchmark {
     struct RawResult {
         var mbs: Double
         var syncsPerSecond: Double
+        var seconds: Double
     }
 
     /// `pwrite` + `fdatasync` of `batchBytes` at a time, appending to one file, for the phase bounds.
-    static func rawBaseline(root: String, batchBytes: Int) throws -> RawResult {
+    static func rawBaseline(root: String, batchBytes: Int, secondsMax: Double = phaseSecondsMax) throws -> RawResult {
         let path = joinBenchPath(root, "raw-\(batchBytes)")
         let file = try RealFileSystem().open(path, create: true)
         let batch = benchPayload(batchBytes)
         var offset = 0
         var syncs = 0
         let start = ContinuousClock.now
-        while offset < phaseBytesMax && seconds(since: start) < phaseSecondsMax {
+        while offset < phaseBytesMax && seconds(since: start) < secondsMax {
             try file.write(at: offset, batch)
             try file.dataSync()
             offset += batchBytes
@@ -28,7 +29,8 @@ extension StorageBenchmark {
         let elapsed = seconds(since: start)
         file.close()
         unlink(path)
-        return RawResult(mbs: Double(offset) / elapsed / 1e6, syncsPerSecond: Double(syncs) / elapsed)
+        return RawResult(
+            mbs: Double(offset) / elapsed / 1e6, syncsPerSecond: Double(syncs) / elapsed, seconds: elapsed)
     }
 
     static func seconds(since start: ContinuousClock.Instant, to end: ContinuousClock.Instant = .now) -> Double {
@@ -126,4 +128,61 @@ final class BenchCounter: @unchecked Sendable {
             usleep(100)
         }
     }
+}
+
+/// Hands out log indexes to the group-commit writers and submits in index order, within the phase bounds.
+final class BenchSequencer: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var next = 0
+    let entriesMax: Int
+
+    init(entriesMax: Int) {
+        self.entriesMax = entriesMax
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    var submitted: Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return next
+    }
+
+    /// Submits the next entry; false once the phase's entry or time bound is reached.
+    func submitNext(
+        until start: ContinuousClock.Instant, committer: GroupCommitter, counter: BenchCounter, pool: [[UInt8]]
+    ) -> Bool {
+        // The time bound is checked every 256 entries: reading the clock per entry would cost more than a
+        // submit.
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard next < entriesMax,
+            next % 256 != 0 || StorageBenchmark.seconds(since: start) < StorageBenchmark.phaseSecondsMax
+        else { return false }
+        let entry = Entry(term: Term(1), index: LogIndex(UInt64(next + 1)), data: pool[next % pool.count])
+        committer.submit(.entries([entry])) { counter.complete($0) }
+        next += 1
+        return true
+    }
+}
+
+/// A joinable POSIX thread for the bench's writers.
+final class BenchThread {
+    private var thread = pthread_t()
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        final class Box {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        let context = Unmanaged.passRetained(Box(body)).toOpaque()
+        let status = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, context)
+        precondition(status == 0, "pthread_create failed: \(status)")
+    }
+
+    func join() { pthread_join(thread, nil) }
 }
