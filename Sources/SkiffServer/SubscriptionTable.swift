@@ -4,14 +4,25 @@ import SkiffWire
 
 /// The leader's queue subscriptions and their credit (prefetch) windows.
 ///
-/// Credit = prefetch − deliveries not yet settled. A subscription with credit and no receive in flight asks
-/// the broker for up to `credit` messages (a `receive` through Raft, which takes the leases); when a receive
-/// comes back empty the subscription goes idle until the broker says its queue has messages again.
+/// Credit = prefetch − deliveries not yet settled − messages asked for by receives in flight. A subscription
+/// with credit asks the broker for up to `credit` messages (a `receive` through Raft, which takes the leases);
+/// when a receive comes back empty the subscription goes idle until the broker says its queue has messages again.
+///
+/// Several receives may be in flight at once (up to `receivesInFlightMax`), so credit returned by acks is used
+/// in the next group-commit batch instead of waiting for the previous receive to be applied. A further receive
+/// is only proposed for a worthwhile amount of credit (`receiveBatchMin`), so a steady trickle of acks does
+/// not turn into one Raft command per message.
 struct SubscriptionTable {
     /// Subscriptions one connection may hold.
     static let perConnectionMax = 1024
     /// Largest prefetch honoured; bigger windows are clamped.
     static let prefetchMax = 10_000
+    /// Receives one subscription may have proposed and not yet applied.
+    static let receivesInFlightMax = 4
+    /// While a receive is in flight, another one is proposed only for at least this share of the prefetch
+    /// (1/`receiveBatchDivisor`) or `receiveBatchMax` messages, whichever is less.
+    static let receiveBatchDivisor = 4
+    static let receiveBatchMax = 256
 
     struct Subscription {
         var id: SubscriptionID
@@ -22,10 +33,38 @@ struct SubscriptionTable {
         /// The broker consumer name: unique per node, connection and subscription.
         var consumer: String
         var outstanding: Set<LeaseID> = []
-        var receiveInFlight = false
+        /// Receives proposed for this subscription and not yet applied.
+        var receivesInFlight = 0
+        /// Messages those receives asked for (credit already promised to them).
+        var requested = 0
         var idle = false
 
-        var credit: Int { max(0, prefetch - outstanding.count) }
+        var credit: Int { max(0, prefetch - outstanding.count - requested) }
+
+        /// Whether a receive should be proposed now: credit, messages possibly available, a free receive slot,
+        /// and, when a receive is already in flight, enough credit to be worth another Raft command.
+        var wantsReceive: Bool {
+            guard !idle, credit > 0, receivesInFlight < SubscriptionTable.receivesInFlightMax else { return false }
+            if receivesInFlight == 0 { return true }
+            let worthwhile = min(
+                SubscriptionTable.receiveBatchMax, max(1, prefetch / SubscriptionTable.receiveBatchDivisor))
+            return credit >= worthwhile
+        }
+
+        /// Records a receive proposed for `count` messages.
+        mutating func receiveProposed(count: Int) {
+            receivesInFlight += 1
+            requested += count
+        }
+
+        /// Records that a receive for `count` messages was applied (or failed): its promised credit is free.
+        mutating func receiveEnded(count: Int) {
+            precondition(
+                receivesInFlight > 0 && requested >= count,
+                "receive of \(count) ended with \(receivesInFlight) in flight for \(requested) messages (\(id))")
+            receivesInFlight -= 1
+            requested -= count
+        }
     }
 
     private(set) var byID: [SubscriptionID: Subscription] = [:]
@@ -75,7 +114,7 @@ struct SubscriptionTable {
 
     /// Subscriptions that should ask for messages now.
     func wantingMessages() -> [SubscriptionID] {
-        byID.values.filter { !$0.receiveInFlight && !$0.idle && $0.credit > 0 }.map(\.id).sorted {
+        byID.values.filter(\.wantsReceive).map(\.id).sorted {
             $0.rawValue < $1.rawValue
         }
     }

@@ -34,6 +34,10 @@ struct BenchClusterCommand: AsyncParsableCommand {
     @Option(help: "Client connections (each a separate client).") var connections: Int = 1
     @Option(help: "Publish at this many messages per second instead of as fast as possible.") var rate: Int?
     @Flag(help: "After publishing, consume and ack everything published.") var consume = false
+    @Flag(
+        name: .customLong("skip-publish"),
+        help: "With --consume: publish nothing; consume and ack --messages already in the queue.")
+    var skipPublish = false
     @Flag(help: "SIGKILL the leader mid-run and measure the time to the next confirm.") var failover = false
     @Option(name: .customLong("cluster-dir"), help: "Directory holding node<ID>.pid files (for --failover).")
     var clusterDirectory: String?
@@ -47,6 +51,9 @@ struct BenchClusterCommand: AsyncParsableCommand {
         }
         if let rate, rate < 1 { throw ValidationError("--rate must be at least 1") }
         if failover, clusterDirectory == nil { throw ValidationError("--failover needs --cluster-dir") }
+        if skipPublish, !consume || failover || rate != nil {
+            throw ValidationError("--skip-publish needs --consume, and excludes --failover and --rate")
+        }
     }
 
     func run() async throws {
@@ -56,6 +63,12 @@ struct BenchClusterCommand: AsyncParsableCommand {
         let killer = failover ? LeaderKiller(directory: clusterDirectory!, client: clients[0]) : nil
         let killTask = killer.map { killer in
             Task { try await killer.kill(after: .milliseconds(killAfter.milliseconds)) }
+        }
+        if skipPublish {
+            let report: [String: Any] = [
+                "mode": "consume", "consume": try await consumePhase(clients[0], expected: messages),
+            ]
+            return print(report)
         }
         let run = try await publishPhase(clients)
         var report = run.report(messages: messages, bodyBytes: size)
@@ -129,7 +142,13 @@ struct BenchClusterCommand: AsyncParsableCommand {
             for try await delivery in client.consume(queue: queue, prefetch: UInt32(clamping: inflight)) {
                 received += 1
                 pending.append(delivery)
-                if pending.count >= ackBatch || received >= expected {
+                if received >= expected {
+                    // The last batch is acked before the loop ends: ending the loop ends the subscription, which
+                    // releases its leases, and an ack that arrives after that is answered UNKNOWN_LEASE.
+                    try await acks.waitForAll()
+                    try await QueueConsumer.ack(pending)
+                    pending = []
+                } else if pending.count >= ackBatch {
                     let batch = pending
                     pending = []
                     if outstanding >= 8 {
@@ -156,14 +175,16 @@ struct BenchClusterCommand: AsyncParsableCommand {
     private func print(_ report: [String: Any]) {
         if options.json { return Output.json(report) }
         func number(_ key: String, in object: [String: Any] = report) -> Double { (object[key] as? Double) ?? 0 }
-        Swift.print(
-            String(
-                format: "published %d msgs of %d B in %.2f s: %.0f msg/s, %.1f MB/s", messages, size, number("seconds"),
-                number("msgsPerSec"), number("mbPerSec")))
-        Swift.print(
-            String(
-                format: "confirm latency ms: p50 %.3f  p99 %.3f  p999 %.3f  max %.3f", number("p50Ms"), number("p99Ms"),
-                number("p999Ms"), number("maxMs")))
+        if report["mode"] as? String != "consume" {
+            Swift.print(
+                String(
+                    format: "published %d msgs of %d B in %.2f s: %.0f msg/s, %.1f MB/s", messages, size,
+                    number("seconds"), number("msgsPerSec"), number("mbPerSec")))
+            Swift.print(
+                String(
+                    format: "confirm latency ms: p50 %.3f  p99 %.3f  p999 %.3f  max %.3f", number("p50Ms"),
+                    number("p99Ms"), number("p999Ms"), number("maxMs")))
+        }
         if let failover = report["failover"] as? [String: Any] {
             Swift.print(
                 String(
