@@ -44,6 +44,10 @@ struct BenchClusterCommand: AsyncParsableCommand {
     @Option(name: .customLong("kill-after"), help: "When to kill the leader.", transform: DurationArgument.parse)
     var killAfter: DurationArgument = DurationArgument(milliseconds: 2_000)
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.") var noProgress = false
+    @Option(
+        name: .customLong("latency-log"),
+        help: "Write one line per confirmed publish to this file: send time (ms since the start) and latency (ms).")
+    var latencyLog: String?
 
     func validate() throws {
         guard messages >= 1, size >= 0, inflight >= 1, connections >= 1 else {
@@ -71,6 +75,7 @@ struct BenchClusterCommand: AsyncParsableCommand {
             return print(report)
         }
         let run = try await publishPhase(clients)
+        if let latencyLog { try run.writeLatencyLog(to: latencyLog) }
         var report = run.report(messages: messages, bodyBytes: size)
         report["mode"] = rate == nil ? "publish" : "rate"
         if let rate { report["rate"] = rate }
@@ -214,6 +219,7 @@ struct PublishRun {
     var latencies: LatencyRecorder
     var confirms: [Confirm] = []
     var elapsed: Duration = .zero
+    let start = ContinuousClock.now
     var count: Int { confirms.count }
 
     init(capacity: Int) {
@@ -234,6 +240,16 @@ struct PublishRun {
             "msgsPerSec": Double(messages) / seconds, "mbPerSec": Double(messages * bodyBytes) / seconds / 1e6,
             "p50Ms": summary.p50, "p99Ms": summary.p99, "p999Ms": summary.p999, "maxMs": summary.max,
         ]
+    }
+
+    /// Writes `send-ms latency-ms` per confirm, in send order (to find stalls: do slow confirms cluster in time?).
+    func writeLatencyLog(to path: String) throws {
+        let lines = confirms.sorted { $0.start < $1.start }.map { confirm in
+            let sent = Double((confirm.start - start).nanoseconds) / 1e6
+            let latency = Double((confirm.end - confirm.start).nanoseconds) / 1e6
+            return String(format: "%.3f %.3f", sent, latency)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// The kill-to-next-confirm time: when the first publish sent after the kill was confirmed. (Confirms
