@@ -4,14 +4,14 @@ import SkiffWire
 
 /// The leader's queue subscriptions and their credit (prefetch) windows.
 ///
-/// Credit = prefetch − deliveries not yet settled − messages asked for by receives in flight. A subscription
-/// with credit asks the broker for up to `credit` messages (a `receive` through Raft, which takes the leases);
-/// when a receive comes back empty the subscription goes idle until the broker says its queue has messages again.
+/// Credit = prefetch − deliveries not yet settled. A subscription with credit and no receive in flight asks
+/// the broker for up to `credit` messages (a `receive` through Raft, which takes the leases); when a receive
+/// comes back empty the subscription goes idle until the broker says its queue has messages again.
 ///
-/// Several receives may be in flight at once (up to `receivesInFlightMax`), so credit returned by acks is used
-/// in the next group-commit batch instead of waiting for the previous receive to be applied. A further receive
-/// is only proposed for a worthwhile amount of credit (`receiveBatchMin`), so a steady trickle of acks does
-/// not turn into one Raft command per message.
+/// Receives in flight: credit also excludes the messages they asked for, and up to `receivesInFlightMax` may
+/// be in flight at once, so credit returned by acks is asked for in the next group-commit batch instead of
+/// after the previous receive is applied. While one is in flight, another is proposed only for a worthwhile
+/// batch (`receiveBatchDivisor`, `receiveBatchMax`), so a trickle of acks is not one Raft command per message.
 struct SubscriptionTable {
     /// Subscriptions one connection may hold.
     static let perConnectionMax = 1024
