@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SkiffWire
@@ -22,6 +23,9 @@ final class WireConnection: Sendable, CustomStringConvertible {
     let channel: any Channel
     /// Touched only on the channel's event loop.
     private let handler: WireClientHandler
+    /// Frames sent and not yet handed to the event loop. One event-loop task takes every frame queued by then,
+    /// so a burst of pipelined requests costs one task and one flush instead of one of each per frame.
+    private let outbox = NIOLockedValueBox<[Frame]>([])
 
     private init(id: UInt64, address: String, channel: any Channel, handler: WireClientHandler) {
         self.id = id
@@ -63,11 +67,23 @@ final class WireConnection: Sendable, CustomStringConvertible {
         return connection
     }
 
-    /// Queues a frame and schedules one flush for all frames written in the same event-loop tick.
+    /// Queues a frame; frames queued before the event loop gets to them are written with one flush.
     ///
-    /// Frames written from one thread reach the socket in call order (event-loop tasks are FIFO).
+    /// Frames reach the socket in the order `send` was called (the outbox is FIFO, and only the task that
+    /// found it empty schedules a drain).
     func send(_ frame: Frame) {
-        channel.eventLoop.execute { [handler] in handler.write(frame) }
+        let firstQueued = outbox.withLockedValue { frames -> Bool in
+            frames.append(frame)
+            return frames.count == 1
+        }
+        guard firstQueued else { return }
+        channel.eventLoop.execute { [handler, outbox] in
+            let frames = outbox.withLockedValue { frames -> [Frame] in
+                defer { frames = [] }
+                return frames
+            }
+            handler.write(frames)
+        }
     }
 
     /// Closes the connection; the delegate hears `connectionClosed`.
@@ -99,7 +115,6 @@ final class WireClientHandler: ChannelInboundHandler, @unchecked Sendable {
     private let box: ConnectionBox
     private let delegate: any WireConnectionDelegate
     private var context: ChannelHandlerContext?
-    private var flushScheduled = false
     private var closedReported = false
     private var closeError: (any Error)?
 
@@ -112,15 +127,11 @@ final class WireClientHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    func write(_ frame: Frame) {
+    /// Writes frames in order and flushes once.
+    func write(_ frames: [Frame]) {
         guard let context else { return }
-        context.write(wrapOutboundOut(frame), promise: nil)
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        context.eventLoop.execute { [self] in
-            flushScheduled = false
-            self.context?.flush()
-        }
+        for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
+        context.flush()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -55,6 +55,8 @@ extension Node {
         case .ack(let s), .nack(let s), .reject(let s):
             settled(s, connection: connection)
             submitWrite(request, id: id, from: connection)
+            // The credit the settle returned is asked for in the same group-commit batch as the settle.
+            pumpDeliveries()
         case .namespaceList, .queueStats, .queueList, .exchangeList, .topicList, .groupOffsets:
             linearizableRead(request, id: id, from: connection)
         default:

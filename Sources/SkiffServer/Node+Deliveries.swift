@@ -42,31 +42,33 @@ extension Node {
         for connection in dirty { connection.flushIfNeeded() }
     }
 
-    /// Proposes one `receive` per subscription that has credit, is not idle and has none in flight.
+    /// Proposes a `receive` for every subscription that wants one (see `SubscriptionTable`).
     func pumpDeliveries() {
         guard isLeader else { return }
         for subID in subscriptions.wantingMessages() {
             guard var sub = subscriptions[subID] else { continue }
-            sub.receiveInFlight = true
+            let count = min(sub.credit, BrokerLimits.receiveMessagesMax)
+            sub.receiveProposed(count: count)
             subscriptions[subID] = sub
             let command = Command.receive(
                 namespace: sub.queue.namespace, queue: sub.queue.name, consumer: sub.consumer,
-                maxMessages: UInt32(sub.credit), visibilityMs: sub.leaseMs)
+                maxMessages: UInt32(count), visibilityMs: sub.leaseMs)
             let term = raft.term
             submit(command, bytes: 64) { [weak self] outcome in
-                self?.received(outcome, subscription: subID, term: term)
+                self?.received(outcome, subscription: subID, asked: count, term: term)
             }
         }
     }
 
-    private func received(_ outcome: Outcome, subscription subID: SubscriptionID, term: Term) {
+    private func received(_ outcome: Outcome, subscription subID: SubscriptionID, asked: Int, term: Term) {
         // A subscription that ended while its receive was in flight needs nothing here: its `releaseConsumer`
         // was proposed after the receive, so it applies after it and releases these leases too.
         guard var sub = subscriptions[subID] else { return }
+        sub.receiveEnded(count: asked)
+        subscriptions[subID] = sub
         // Only the leader of the term that proposed the receive pushes its leases; on any other node the
         // subscription is already ended with NOT_LEADER and the leases expire and are delivered again.
         guard isLeader, raft.term == term else { return }
-        sub.receiveInFlight = false
         switch outcome {
         case .applied(.ok(.delivered(let messages))):
             if messages.isEmpty { sub.idle = true }

@@ -3,13 +3,25 @@ import NIOCore
 import SkiffBroker
 import SkiffRaft
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Checkpoints, snapshots and log compaction.
 ///
 /// A checkpoint writes the broker's delta since the previous one into SQLite with `applied_index`, on the
 /// checkpoint thread. Right after, a snapshot file is made from the database at that index. The log is then
 /// compacted through the newest snapshot that leaves at least `logRetainEntries` entries behind it, so slow
 /// followers usually catch up from the log and only far-behind ones need a snapshot.
+///
+/// The checkpoint thread runs at a lower CPU priority than the event loop and the disk thread: a checkpoint
+/// writes every pending message into SQLite and copies the database into a snapshot, which can take a second
+/// of CPU. On a small machine it would otherwise take that CPU from the publish path (see docs/benchmarks.md).
+/// Nothing on the hot path waits for a checkpoint, so running it later only delays log compaction.
 extension Node {
+    /// The nice value of the checkpoint thread (0 is the default; 19 the lowest priority).
+    static let checkpointThreadNiceness: Int32 = 5
+
     /// Starts a checkpoint when enough log bytes or time have passed since the last one.
     func maybeCheckpoint(force: Bool = false) {
         guard !checkpointing, !stopped, !installingSnapshot, raft.appliedIndex > checkpointIndex else { return }
@@ -29,7 +41,8 @@ extension Node {
         let bound = NIOLoopBound(self, eventLoop: loop)
         let metadata = SnapshotMetadata(index: applied, term: term, confState: conf)
         checkpointPool.runIfActive(eventLoop: loop) { () throws -> SnapshotFile? in
-            try nodeStore.checkpointAndSnapshot(delta, metadata: metadata, generation: generation)
+            lowerCurrentThreadPriority(to: Node.checkpointThreadNiceness)
+            return try nodeStore.checkpointAndSnapshot(delta, metadata: metadata, generation: generation)
         }.whenComplete { result in
             let node = bound.value
             node.checkpointing = false
@@ -147,4 +160,27 @@ struct SnapshotCatalog {
         files.removeAll { $0.metadata.index < index }
         return old
     }
+}
+
+/// Sets the calling thread's nice value (Linux: per thread). Best effort: a failure leaves the priority as it was.
+/// Only ever lowers the priority, so it needs no privilege.
+func lowerCurrentThreadPriority(to niceness: Int32) {
+    #if os(Linux)
+        let thread = id_t(0)  // 0: the calling thread (Linux nice values are per thread)
+        errno = 0
+        let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread)
+        guard errno == 0, current < niceness else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread, niceness)
+    #endif
+}
+
+/// The calling thread's nice value, or nil where it cannot be read (for tests).
+func currentThreadNiceness() -> Int32? {
+    #if os(Linux)
+        errno = 0
+        let value = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(0))
+        return errno == 0 ? value : nil
+    #else
+        return nil
+    #endif
 }

@@ -8,11 +8,22 @@ import SkiffWire
 /// and those it holds stay valid until settled or expired. A subscription with credit and no receive in flight asks
 /// the broker for up to `credit` messages (a `receive` through Raft, which takes the leases); when a receive
 /// comes back empty the subscription goes idle until the broker says its queue has messages again.
+///
+/// Receives in flight: credit also excludes the messages they asked for, and up to `receivesInFlightMax` may
+/// be in flight at once, so credit returned by acks is asked for in the next group-commit batch instead of
+/// after the previous receive is applied. While one is in flight, another is proposed only for a worthwhile
+/// batch (`receiveBatchDivisor`, `receiveBatchMax`), so a trickle of acks is not one Raft command per message.
 struct SubscriptionTable {
     /// Subscriptions one connection may hold.
     static let perConnectionMax = 1024
     /// Largest prefetch honoured; bigger windows are clamped.
     static let prefetchMax = 10_000
+    /// Receives one subscription may have proposed and not yet applied.
+    static let receivesInFlightMax = 4
+    /// While a receive is in flight, another one is proposed only for at least this share of the prefetch
+    /// (1/`receiveBatchDivisor`) or `receiveBatchMax` messages, whichever is less.
+    static let receiveBatchDivisor = 4
+    static let receiveBatchMax = 256
 
     struct Subscription {
         var id: SubscriptionID
@@ -23,10 +34,38 @@ struct SubscriptionTable {
         /// The broker consumer name: unique per node, connection and subscription.
         var consumer: String
         var outstanding: Set<LeaseID> = []
-        var receiveInFlight = false
+        /// Receives proposed for this subscription and not yet applied.
+        var receivesInFlight = 0
+        /// Messages those receives asked for (credit already promised to them).
+        var requested = 0
         var idle = false
 
-        var credit: Int { max(0, prefetch - outstanding.count) }
+        var credit: Int { max(0, prefetch - outstanding.count - requested) }
+
+        /// Whether a receive should be proposed now: credit, messages possibly available, a free receive slot,
+        /// and, when a receive is already in flight, enough credit to be worth another Raft command.
+        var wantsReceive: Bool {
+            guard !idle, credit > 0, receivesInFlight < SubscriptionTable.receivesInFlightMax else { return false }
+            if receivesInFlight == 0 { return true }
+            let worthwhile = min(
+                SubscriptionTable.receiveBatchMax, max(1, prefetch / SubscriptionTable.receiveBatchDivisor))
+            return credit >= worthwhile
+        }
+
+        /// Records a receive proposed for `count` messages.
+        mutating func receiveProposed(count: Int) {
+            receivesInFlight += 1
+            requested += count
+        }
+
+        /// Records that a receive for `count` messages was applied (or failed): its promised credit is free.
+        mutating func receiveEnded(count: Int) {
+            precondition(
+                receivesInFlight > 0 && requested >= count,
+                "receive of \(count) ended with \(receivesInFlight) in flight for \(requested) messages (\(id))")
+            receivesInFlight -= 1
+            requested -= count
+        }
     }
 
     private(set) var byID: [SubscriptionID: Subscription] = [:]
@@ -76,7 +115,7 @@ struct SubscriptionTable {
 
     /// Subscriptions that should ask for messages now.
     func wantingMessages() -> [SubscriptionID] {
-        byID.values.filter { !$0.receiveInFlight && !$0.idle && $0.credit > 0 }.map(\.id).sorted {
+        byID.values.filter(\.wantsReceive).map(\.id).sorted {
             $0.rawValue < $1.rawValue
         }
     }

@@ -34,12 +34,20 @@ struct BenchClusterCommand: AsyncParsableCommand {
     @Option(help: "Client connections (each a separate client).") var connections: Int = 1
     @Option(help: "Publish at this many messages per second instead of as fast as possible.") var rate: Int?
     @Flag(help: "After publishing, consume and ack everything published.") var consume = false
+    @Flag(
+        name: .customLong("skip-publish"),
+        help: "With --consume: publish nothing; consume and ack --messages already in the queue.")
+    var skipPublish = false
     @Flag(help: "SIGKILL the leader mid-run and measure the time to the next confirm.") var failover = false
     @Option(name: .customLong("cluster-dir"), help: "Directory holding node<ID>.pid files (for --failover).")
     var clusterDirectory: String?
     @Option(name: .customLong("kill-after"), help: "When to kill the leader.", transform: DurationArgument.parse)
     var killAfter: DurationArgument = DurationArgument(milliseconds: 2_000)
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.") var noProgress = false
+    @Option(
+        name: .customLong("latency-log"),
+        help: "Write one line per confirmed publish to this file: send time (ms since the start) and latency (ms).")
+    var latencyLog: String?
 
     func validate() throws {
         guard messages >= 1, size >= 0, inflight >= 1, connections >= 1 else {
@@ -47,6 +55,9 @@ struct BenchClusterCommand: AsyncParsableCommand {
         }
         if let rate, rate < 1 { throw ValidationError("--rate must be at least 1") }
         if failover, clusterDirectory == nil { throw ValidationError("--failover needs --cluster-dir") }
+        if skipPublish, !consume || failover || rate != nil {
+            throw ValidationError("--skip-publish needs --consume, and excludes --failover and --rate")
+        }
     }
 
     func run() async throws {
@@ -57,7 +68,14 @@ struct BenchClusterCommand: AsyncParsableCommand {
         let killTask = killer.map { killer in
             Task { try await killer.kill(after: .milliseconds(killAfter.milliseconds)) }
         }
+        if skipPublish {
+            let report: [String: Any] = [
+                "mode": "consume", "consume": try await consumePhase(clients[0], expected: messages),
+            ]
+            return print(report)
+        }
         let run = try await publishPhase(clients)
+        if let latencyLog { try run.writeLatencyLog(to: latencyLog) }
         var report = run.report(messages: messages, bodyBytes: size)
         report["mode"] = rate == nil ? "publish" : "rate"
         if let rate { report["rate"] = rate }
@@ -129,7 +147,13 @@ struct BenchClusterCommand: AsyncParsableCommand {
             for try await delivery in client.consume(queue: queue, prefetch: UInt32(clamping: inflight)) {
                 received += 1
                 pending.append(delivery)
-                if pending.count >= ackBatch || received >= expected {
+                if received >= expected {
+                    // The last batch is acked before the loop ends: ending the loop ends the subscription, which
+                    // releases its leases, and an ack that arrives after that is answered UNKNOWN_LEASE.
+                    try await acks.waitForAll()
+                    try await QueueConsumer.ack(pending)
+                    pending = []
+                } else if pending.count >= ackBatch {
                     let batch = pending
                     pending = []
                     if outstanding >= 8 {
@@ -156,14 +180,16 @@ struct BenchClusterCommand: AsyncParsableCommand {
     private func print(_ report: [String: Any]) {
         if options.json { return Output.json(report) }
         func number(_ key: String, in object: [String: Any] = report) -> Double { (object[key] as? Double) ?? 0 }
-        Swift.print(
-            String(
-                format: "published %d msgs of %d B in %.2f s: %.0f msg/s, %.1f MB/s", messages, size, number("seconds"),
-                number("msgsPerSec"), number("mbPerSec")))
-        Swift.print(
-            String(
-                format: "confirm latency ms: p50 %.3f  p99 %.3f  p999 %.3f  max %.3f", number("p50Ms"), number("p99Ms"),
-                number("p999Ms"), number("maxMs")))
+        if report["mode"] as? String != "consume" {
+            Swift.print(
+                String(
+                    format: "published %d msgs of %d B in %.2f s: %.0f msg/s, %.1f MB/s", messages, size,
+                    number("seconds"), number("msgsPerSec"), number("mbPerSec")))
+            Swift.print(
+                String(
+                    format: "confirm latency ms: p50 %.3f  p99 %.3f  p999 %.3f  max %.3f", number("p50Ms"),
+                    number("p99Ms"), number("p999Ms"), number("maxMs")))
+        }
         if let failover = report["failover"] as? [String: Any] {
             Swift.print(
                 String(
@@ -193,6 +219,7 @@ struct PublishRun {
     var latencies: LatencyRecorder
     var confirms: [Confirm] = []
     var elapsed: Duration = .zero
+    let start = ContinuousClock.now
     var count: Int { confirms.count }
 
     init(capacity: Int) {
@@ -213,6 +240,16 @@ struct PublishRun {
             "msgsPerSec": Double(messages) / seconds, "mbPerSec": Double(messages * bodyBytes) / seconds / 1e6,
             "p50Ms": summary.p50, "p99Ms": summary.p99, "p999Ms": summary.p999, "maxMs": summary.max,
         ]
+    }
+
+    /// Writes `send-ms latency-ms` per confirm, in send order (to find stalls: do slow confirms cluster in time?).
+    func writeLatencyLog(to path: String) throws {
+        let lines = confirms.sorted { $0.start < $1.start }.map { confirm in
+            let sent = Double((confirm.start - start).nanoseconds) / 1e6
+            let latency = Double((confirm.end - confirm.start).nanoseconds) / 1e6
+            return String(format: "%.3f %.3f", sent, latency)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// The kill-to-next-confirm time: when the first publish sent after the kill was confirmed. (Confirms

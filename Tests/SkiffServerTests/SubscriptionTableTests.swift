@@ -78,4 +78,45 @@ import Testing
         }
         #expect(table.add(connection: 1, queue: queue, prefetch: 1, leaseMs: 1, node: NodeID(1)) == nil)
     }
+
+    /// Receives in flight hold their credit: a second receive goes out only for a worthwhile batch, at most
+    /// `receivesInFlightMax` are in flight, and an ended receive frees what it asked for.
+    @Test func receivesInFlightReserveCredit() throws {
+        var table = SubscriptionTable()
+        let idAdded = table.add(connection: 1, queue: queue, prefetch: 1000, leaseMs: 1000, node: NodeID(1))
+        let id = try #require(idAdded)
+        #expect(table.wantingMessages() == [id])
+        table[id]?.receiveProposed(count: 1000)
+        #expect(table[id]?.credit == 0)
+        #expect(table.wantingMessages().isEmpty)
+        // The first receive delivered 1000 leases; settling 100 of them is not yet worth a second receive.
+        table[id]?.receiveEnded(count: 1000)
+        table[id]?.outstanding = Set((1...1000).map { LeaseID(UInt64($0)) })
+        table[id]?.receiveProposed(count: 0)
+        table.settle((1...100).map { LeaseID(UInt64($0)) }, queue: queue, connection: 1)
+        #expect(table[id]?.credit == 100)
+        #expect(table.wantingMessages().isEmpty)
+        table.settle((101...SubscriptionTable.receiveBatchMax).map { LeaseID(UInt64($0)) }, queue: queue, connection: 1)
+        #expect(table.wantingMessages() == [id])
+        // Never more than the bound in flight, whatever the credit.
+        for _ in 1..<SubscriptionTable.receivesInFlightMax { table[id]?.receiveProposed(count: 0) }
+        table.settle((1...1000).map { LeaseID(UInt64($0)) }, queue: queue, connection: 1)
+        #expect(table[id]?.credit == 1000)
+        #expect(table.wantingMessages().isEmpty)
+        table[id]?.receiveEnded(count: 0)
+        #expect(table.wantingMessages() == [id])
+    }
+
+    /// With no receive in flight any credit at all is asked for (a prefetch-1 consumer still gets messages).
+    @Test func firstReceiveNeedsOnlyOneCredit() throws {
+        var table = SubscriptionTable()
+        let idAdded = table.add(connection: 1, queue: queue, prefetch: 1, leaseMs: 1000, node: NodeID(1))
+        let id = try #require(idAdded)
+        #expect(table.wantingMessages() == [id])
+        table[id]?.receiveProposed(count: 1)
+        #expect(table.wantingMessages().isEmpty)
+        table[id]?.receiveEnded(count: 1)
+        table[id]?.idle = true
+        #expect(table.wantingMessages().isEmpty)
+    }
 }
