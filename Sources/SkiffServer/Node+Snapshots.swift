@@ -153,6 +153,9 @@ extension Node {
         checkpointIndex = metadata.index
         checkpointAt = .now()
         bytesSinceCheckpoint = 0
+        // This node holds no file of what it installed: let its next checkpoint make one, so that it can send a
+        // snapshot (and compact) soon if it becomes the leader.
+        snapshots.newestCreatedAt = .distantPast
         metrics.snapshotsInstalled.increment()
         if repairPending {
             logger.notice("snapshot installed over a wiped log; this node may vote and lead again")
