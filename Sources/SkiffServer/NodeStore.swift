@@ -96,13 +96,38 @@ final class NodeStore: @unchecked Sendable {
     /// Reads a released payload (the broker's `PayloadSource`).
     func payload(for sequence: MessageSeq) -> Payload? {
         if let payload = stagedLock.withLock({ staged?.payload(for: sequence) }) { return payload }
-        let reader = readerLock.withLock { self.reader }
-        let bytes = payloads.fetch(sequence.rawValue) {
-            let rows = try? reader.query(
-                "SELECT payload FROM broker_payloads WHERE seq = ?", [.integer(Int64(bitPattern: sequence.rawValue))])
-            return rows?.first?.first?.blob
-        }
+        let bytes = payloads.fetch(sequence.rawValue) { readPayloads(from: sequence) }
         return bytes.flatMap { try? Payload.decode($0) }
+    }
+
+    /// Payloads read ahead on a miss: the sequences in `seq ..< seq + payloadReadAheadRows`, since a queue is
+    /// mostly consumed in sequence order (one query instead of one per message).
+    static let payloadReadAheadRows: Int64 = 64
+    /// Only payloads up to this size are read ahead (so one miss reads at most 64 x 64 KiB besides its own).
+    static let payloadReadAheadBytesMax = 64 << 10
+
+    /// Reads the payload of `sequence` from SQLite and caches the small payloads that follow it.
+    private func readPayloads(from sequence: MessageSeq) -> [UInt8]? {
+        let reader = readerLock.withLock { self.reader }
+        let rows = try? reader.query(
+            """
+            SELECT seq, payload FROM broker_payloads WHERE seq >= ?1 AND seq < ?1 + ?2
+            AND (seq = ?1 OR length(payload) <= ?3) ORDER BY seq
+            """,
+            [
+                .integer(Int64(bitPattern: sequence.rawValue)), .integer(Self.payloadReadAheadRows),
+                .integer(Int64(Self.payloadReadAheadBytesMax)),
+            ])
+        var wanted: [UInt8]?
+        for row in rows ?? [] {
+            guard row.count == 2, let seq = row[0].integer, let blob = row[1].blob else { continue }
+            if UInt64(bitPattern: seq) == sequence.rawValue {
+                wanted = blob
+            } else {
+                payloads.put(UInt64(bitPattern: seq), blob)
+            }
+        }
+        return wanted
     }
 
     /// Keeps the payloads of a checkpoint delta readable until its transaction commits: the broker released

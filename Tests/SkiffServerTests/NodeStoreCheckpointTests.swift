@@ -83,6 +83,24 @@ import Testing
         #expect(try store.appliedIndex() == LogIndex(20))
     }
 
+    /// A payload read from SQLite brings the following small payloads into the cache with it: reading a run of
+    /// sequences costs one query, and every payload read is the one checkpointed.
+    @Test func payloadReadsReadAhead() throws {
+        let directory = try TemporaryDataDirectory()
+        let store = try NodeStore(directory: directory.path)
+        defer { store.close() }
+        let count = UInt64(NodeStore.payloadReadAheadRows) + 10
+        _ = try store.checkpoint(
+            rows: Self.rows(Array(1...count)), metadata: Self.metadata(4), generation: store.currentGeneration(),
+            snapshot: false)
+        for seq in 1...count { #expect(store.payload(for: MessageSeq(seq)) == Self.payload(seq)) }
+        let stats = store.payloads.stats
+        // Misses: sequence 1, then the first one past the read-ahead window.
+        #expect(stats.misses == 2)
+        #expect(stats.hits == Int(count) - 2)
+        #expect(store.payload(for: MessageSeq(count + 1)) == nil)
+    }
+
     /// A delta taken before a snapshot install (an older database generation) is not written.
     @Test func staleGenerationIsSkipped() throws {
         let directory = try TemporaryDataDirectory()
