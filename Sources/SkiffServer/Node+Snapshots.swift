@@ -170,8 +170,8 @@ extension Node {
 /// The snapshot files this node holds, newest last.
 struct SnapshotCatalog {
     private(set) var files: [SnapshotFile] = []
-    /// Log bytes proposed or received up to the last checkpoint taken since the newest file was made (or since
-    /// start-up): what the next file would let the log drop.
+    /// Log bytes applied (up to the last checkpoint taken) since the newest file was made, or since start-up:
+    /// about what the next file would let the log drop.
     var bytesSinceNewest = 0
     /// When the newest file was made (start-up for the files found on disk).
     var newestCreatedAt = NIODeadline.now()
