@@ -38,53 +38,33 @@ extension BrokerStateMachine {
     ///
     /// A message or record that was stored and removed between two checkpoints appears in neither.
     public mutating func takeCheckpointDelta() -> [StoreStatement] {
-        var statements: [StoreStatement] = []
-        statements.reserveCapacity(tracker.messages.count * 2 + tracker.records.count * 2 + tracker.entities.count + 8)
-        writeCheckpointDelta { statements.append($0) }
-        return statements
+        detachCheckpointDelta().statements()
     }
 
     /// Streams the same statements as `takeCheckpointDelta()` one by one, so a large delta is never held in RAM
     /// twice. The change tracker is reset (and payloads released) only after `write` accepted every statement: if
     /// it throws, nothing is forgotten and the next call emits the whole delta again.
     public mutating func writeCheckpointDelta(_ write: (StoreStatement) throws -> Void) rethrows {
-        for seq in tracker.messageDeletes.sorted() {
-            try write(StoreStatement(sql: Self.deleteMessage, bindings: [Self.int(seq)]))
-            try write(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
-        }
-        for seq in tracker.recordDeletes.sorted() {
-            try write(StoreStatement(sql: Self.deleteRecord, bindings: [Self.int(seq)]))
-            try write(StoreStatement(sql: Self.deletePayload, bindings: [Self.int(seq)]))
-        }
-        for seq in tracker.messages.keys.sorted() {
-            let row = tracker.messages[seq]!
-            let meta = Self.encodeMessageRow(row.message, row.place)
-            try write(
-                StoreStatement(sql: Self.upsertMessage, bindings: [Self.int(seq), .int(Int64(row.queue)), .blob(meta)]))
-            if let payload = row.payload { try write(payloadStatement(seq, payload)) }
-        }
-        for seq in tracker.records.keys.sorted() {
-            let row = tracker.records[seq]!
-            let bindings: [StoreValue] = [
-                Self.int(seq), .int(Int64(row.topic)), .int(Int64(row.partition)), Self.int(row.meta.offset),
-                .blob(Self.encodeRecordRow(row.meta)),
-            ]
-            try write(StoreStatement(sql: Self.upsertRecord, bindings: bindings))
-            try write(payloadStatement(seq, row.payload))
-        }
-        for key in tracker.entities.sorted() {
-            if let blob = encodeEntity(key) {
-                try write(StoreStatement(sql: Self.upsertMeta, bindings: [.text(key.rowKey), .blob(blob)]))
-            } else {
-                try write(StoreStatement(sql: Self.deleteMeta, bindings: [.text(key.rowKey)]))
-            }
-        }
-        try write(StoreStatement(sql: Self.upsertMeta, bindings: [.text("global"), .blob(encodeGlobal())]))
+        try makeCheckpointDelta().write(write)
         tracker = CheckpointTracker()
     }
 
-    private func payloadStatement(_ seq: UInt64, _ payload: Payload) -> StoreStatement {
-        StoreStatement(sql: Self.upsertPayload, bindings: [Self.int(seq), .blob(payload.encoded())])
+    /// Detaches the changes since the previous checkpoint as a `CheckpointDelta`, in time proportional to the
+    /// number of changed entities (not messages): message and record rows are encoded later, by the delta's
+    /// `write`, which may run on another thread. The tracker is reset, so the payloads of messages and records
+    /// stored since the previous checkpoint are released from RAM; until the delta's transaction commits the
+    /// shell MUST answer `payloadSource` reads for them from `CheckpointDelta.payload(for:)`.
+    ///
+    /// Writing the returned delta gives exactly the statements `takeCheckpointDelta()` would have returned.
+    public mutating func detachCheckpointDelta() -> CheckpointDelta {
+        let delta = makeCheckpointDelta()
+        tracker = CheckpointTracker()
+        return delta
+    }
+
+    private func makeCheckpointDelta() -> CheckpointDelta {
+        let entities = tracker.entities.sorted().map { key in (key: key.rowKey, row: encodeEntity(key)) }
+        return CheckpointDelta(tracker: tracker, entities: entities, global: encodeGlobal())
     }
 
     /// Rebuilds a broker from its checkpoint tables. `query` runs a SELECT and returns all rows.
@@ -235,5 +215,79 @@ extension BrokerStateMachine {
             hasher.combine(blob)
         }
         return hasher.value
+    }
+}
+
+/// The rows a checkpoint writes, detached from the broker (`BrokerStateMachine.detachCheckpointDelta()`).
+///
+/// The entity rows and the global row were encoded when the delta was detached (they depend on the broker's
+/// state then); message and record rows are plain values, encoded by `write`. A value: safe to hand to
+/// another thread while the broker goes on applying entries.
+public struct CheckpointDelta: Sendable {
+    let tracker: CheckpointTracker
+    /// `broker_meta` rows by key, sorted; nil deletes the row.
+    let entities: [(key: String, row: [UInt8]?)]
+    let global: [UInt8]
+
+    /// The number of message and record rows the delta upserts (a measure of its size).
+    public var rowCount: Int { tracker.messages.count + tracker.records.count }
+
+    /// The payload of a message or record stored since the previous checkpoint, which the broker released from
+    /// RAM when the delta was detached; nil for any other sequence.
+    public func payload(for sequence: MessageSeq) -> Payload? {
+        tracker.messages[sequence.rawValue]?.payload ?? tracker.records[sequence.rawValue]?.payload
+    }
+
+    /// Emits the delta's statements in a deterministic order: deletes, message rows, record rows (each by
+    /// sequence, each followed by its payload row), entity rows, the global row. The shell MUST execute all of
+    /// them in one SQLite transaction.
+    public func write(_ write: (StoreStatement) throws -> Void) rethrows {
+        typealias Machine = BrokerStateMachine
+        for seq in tracker.messageDeletes.sorted() {
+            try write(StoreStatement(sql: Machine.deleteMessage, bindings: [Machine.int(seq)]))
+            try write(StoreStatement(sql: Machine.deletePayload, bindings: [Machine.int(seq)]))
+        }
+        for seq in tracker.recordDeletes.sorted() {
+            try write(StoreStatement(sql: Machine.deleteRecord, bindings: [Machine.int(seq)]))
+            try write(StoreStatement(sql: Machine.deletePayload, bindings: [Machine.int(seq)]))
+        }
+        for seq in tracker.messages.keys.sorted() {
+            let row = tracker.messages[seq]!
+            let meta = Machine.encodeMessageRow(row.message, row.place)
+            try write(
+                StoreStatement(
+                    sql: Machine.upsertMessage, bindings: [Machine.int(seq), .int(Int64(row.queue)), .blob(meta)]))
+            if let payload = row.payload { try write(Self.payloadStatement(seq, payload)) }
+        }
+        for seq in tracker.records.keys.sorted() {
+            let row = tracker.records[seq]!
+            let bindings: [StoreValue] = [
+                Machine.int(seq), .int(Int64(row.topic)), .int(Int64(row.partition)), Machine.int(row.meta.offset),
+                .blob(Machine.encodeRecordRow(row.meta)),
+            ]
+            try write(StoreStatement(sql: Machine.upsertRecord, bindings: bindings))
+            try write(Self.payloadStatement(seq, row.payload))
+        }
+        for (key, row) in entities {
+            if let row {
+                try write(StoreStatement(sql: Machine.upsertMeta, bindings: [.text(key), .blob(row)]))
+            } else {
+                try write(StoreStatement(sql: Machine.deleteMeta, bindings: [.text(key)]))
+            }
+        }
+        try write(StoreStatement(sql: Machine.upsertMeta, bindings: [.text("global"), .blob(global)]))
+    }
+
+    /// All of `write`'s statements in an array.
+    public func statements() -> [StoreStatement] {
+        var statements: [StoreStatement] = []
+        statements.reserveCapacity(rowCount * 2 + tracker.messageDeletes.count * 2 + entities.count + 8)
+        write { statements.append($0) }
+        return statements
+    }
+
+    private static func payloadStatement(_ seq: UInt64, _ payload: Payload) -> StoreStatement {
+        StoreStatement(
+            sql: BrokerStateMachine.upsertPayload, bindings: [BrokerStateMachine.int(seq), .blob(payload.encoded())])
     }
 }

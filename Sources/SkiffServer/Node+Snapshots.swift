@@ -9,18 +9,26 @@ import SkiffRaft
 
 /// Checkpoints, snapshots and log compaction.
 ///
-/// A checkpoint writes the broker's delta since the previous one into SQLite with `applied_index`, on the
-/// checkpoint thread. Right after, a snapshot file is made from the database at that index. The log is then
-/// compacted through the newest snapshot that leaves at least `logRetainEntries` entries behind it, so slow
-/// followers usually catch up from the log and only far-behind ones need a snapshot.
+/// A checkpoint writes the broker's delta since the previous one into SQLite with `applied_index`, in one
+/// transaction on the checkpoint thread. That is all a restart needs (open SQLite at `applied_index`, replay
+/// the log after it). A snapshot file (a `VACUUM INTO` copy of the whole database, whose cost grows with the
+/// backlog) is made only at a low, bounded rate: at a checkpoint once `snapshotLogBytesFactor` times
+/// `checkpointLogBytes` of log were written, or `snapshotIntervalFactor` times `checkpointIntervalMs` passed,
+/// since the newest file. The log is compacted only through a snapshot file (the newest that leaves at least
+/// `logRetainEntries` entries behind it), so a follower that needs a snapshot is always sent one this node
+/// holds, and slow followers usually catch up from the log.
 ///
 /// The checkpoint thread runs at a lower CPU priority than the event loop and the disk thread: a checkpoint
-/// writes every pending message into SQLite and copies the database into a snapshot, which can take a second
-/// of CPU. On a small machine it would otherwise take that CPU from the publish path (see docs/benchmarks.md).
-/// Nothing on the hot path waits for a checkpoint, so running it later only delays log compaction.
+/// writes every pending message into SQLite, which can take a second of CPU. On a small machine it would
+/// otherwise take that CPU from the publish path (see docs/benchmarks.md). Nothing on the hot path waits for a
+/// checkpoint (payload reads use their own SQLite connection), so running it later only delays log compaction.
 extension Node {
     /// The nice value of the checkpoint thread (0 is the default; 19 the lowest priority).
     static let checkpointThreadNiceness: Int32 = 5
+    /// A snapshot file is due once this many times `checkpointLogBytes` of log were written since the newest one.
+    static let snapshotLogBytesFactor = 4
+    /// A snapshot file is due once this many times `checkpointIntervalMs` passed since the newest one.
+    static let snapshotIntervalFactor: Int64 = 4
 
     /// Starts a checkpoint when enough log bytes or time have passed since the last one.
     func maybeCheckpoint(force: Bool = false) {
@@ -33,22 +41,25 @@ extension Node {
         guard let term = raft.logTerm(at: applied) else { return }
         let conf = raft.confState
         let generation = nodeStore.currentGeneration()
-        let delta = broker.takeCheckpointDelta()
-        nodeStore.stagePayloads(of: delta)
+        let delta = broker.detachCheckpointDelta()
+        nodeStore.stage(delta)
         checkpointing = true
+        snapshots.bytesSinceNewest += bytesSinceCheckpoint
         bytesSinceCheckpoint = 0
+        let snapshot = snapshotDue()
         let nodeStore = self.nodeStore
         let bound = NIOLoopBound(self, eventLoop: loop)
         let metadata = SnapshotMetadata(index: applied, term: term, confState: conf)
-        checkpointPool.runIfActive(eventLoop: loop) { () throws -> SnapshotFile? in
+        checkpointPool.runIfActive(eventLoop: loop) { () throws -> CheckpointOutcome in
             lowerCurrentThreadPriority(to: Node.checkpointThreadNiceness)
-            return try nodeStore.checkpointAndSnapshot(delta, metadata: metadata, generation: generation)
+            return try nodeStore.checkpoint(
+                rows: delta.write, metadata: metadata, generation: generation, snapshot: snapshot)
         }.whenComplete { result in
             let node = bound.value
             node.checkpointing = false
             switch result {
-            case .success(let file?): node.checkpointed(file)
-            case .success(nil): node.logger.debug("checkpoint skipped: a snapshot replaced the database")
+            case .success(.written(let file)): node.checkpointed(at: metadata.index, snapshot: file)
+            case .success(.skipped): node.logger.debug("checkpoint skipped: a snapshot replaced the database")
             case .failure where node.stopped: return
             case .failure(let error):
                 node.logger.critical("checkpoint failed; stopping", metadata: ["error": "\(error)"])
@@ -57,12 +68,25 @@ extension Node {
         }
     }
 
-    private func checkpointed(_ file: SnapshotFile) {
-        checkpointIndex = file.metadata.index
+    /// Whether the checkpoint being started should also make a snapshot file (see the type's documentation).
+    private func snapshotDue() -> Bool {
+        let interval = NIODeadline.now() - snapshots.newestCreatedAt
+        return snapshots.bytesSinceNewest >= config.checkpointLogBytes * Node.snapshotLogBytesFactor
+            || interval >= .milliseconds(Int64(config.checkpointIntervalMs) * Node.snapshotIntervalFactor)
+    }
+
+    private func checkpointed(at index: LogIndex, snapshot file: SnapshotFile?) {
+        checkpointIndex = index
         checkpointAt = .now()
         metrics.checkpoints.increment()
+        guard let file else {
+            logger.debug("checkpoint written", metadata: ["index": "\(index)"])
+            return
+        }
         snapshots.add(file)
-        logger.debug("checkpoint written", metadata: ["index": "\(file.metadata.index)", "bytes": "\(file.size)"])
+        snapshots.bytesSinceNewest = bytesSinceCheckpoint
+        snapshots.newestCreatedAt = checkpointAt
+        logger.debug("checkpoint and snapshot written", metadata: ["index": "\(index)", "bytes": "\(file.size)"])
         compactLog()
     }
 
@@ -129,6 +153,9 @@ extension Node {
         checkpointIndex = metadata.index
         checkpointAt = .now()
         bytesSinceCheckpoint = 0
+        // This node holds no file of what it installed: let its next checkpoint make one, so that it can send a
+        // snapshot (and compact) soon if it becomes the leader.
+        snapshots.newestCreatedAt = .distantPast
         metrics.snapshotsInstalled.increment()
         if repairPending {
             logger.notice("snapshot installed over a wiped log; this node may vote and lead again")
@@ -143,6 +170,11 @@ extension Node {
 /// The snapshot files this node holds, newest last.
 struct SnapshotCatalog {
     private(set) var files: [SnapshotFile] = []
+    /// Log bytes applied (up to the last checkpoint taken) since the newest file was made, or since start-up:
+    /// about what the next file would let the log drop.
+    var bytesSinceNewest = 0
+    /// When the newest file was made (start-up for the files found on disk).
+    var newestCreatedAt = NIODeadline.now()
 
     mutating func add(_ file: SnapshotFile) {
         files.removeAll { $0.metadata.index == file.metadata.index }

@@ -4,6 +4,14 @@ import SkiffLog
 import SkiffRaft
 import SkiffStore
 
+/// What a checkpoint did.
+enum CheckpointOutcome: Sendable, Hashable {
+    /// A snapshot was installed since the delta was taken: nothing was written (the delta is stale).
+    case skipped
+    /// The checkpoint is durable; `snapshot` is the file made of it, when one was asked for.
+    case written(snapshot: SnapshotFile?)
+}
+
 /// A snapshot file this node holds: a `VACUUM INTO` copy of the checkpoint database at `metadata.index`.
 struct SnapshotFile: Sendable, Hashable {
     var metadata: SkiffRaft.SnapshotMetadata
@@ -21,7 +29,9 @@ struct SnapshotFile: Sendable, Hashable {
 /// addresses) and `REPAIR_PENDING`.
 ///
 /// Threads: checkpoints run on the checkpoint thread, snapshot installs on the disk thread, payload reads and
-/// chunk reads on the loop. `lock` serialises the database swap of an install against everything else.
+/// chunk reads on the loop. `lock` serialises the database swap of an install against checkpoints (it is held
+/// for a whole checkpoint transaction). Payload reads never take it: they use their own connection (`reader`,
+/// WAL lets it read while the writer's transaction runs) behind `readerLock`, held only to copy the reference.
 final class NodeStore: @unchecked Sendable {
     static let payloadCacheBytesMax = 64 << 20
     /// The snapshot stream starts with `u32` big-endian header length, then the store metadata, then the file.
@@ -31,13 +41,16 @@ final class NodeStore: @unchecked Sendable {
     let fileSystem = RealFileSystem()
     private let lock = NIOLock()
     private var writer: StateStore
+    /// The payload-read connection. Guarded by `readerLock` (swapped by an install under both locks).
     private var reader: StateStore
+    private let readerLock = NIOLock()
     /// Bumped when an installed snapshot replaces the database; a checkpoint taken from the broker state of an
     /// older generation MUST NOT be written into the new database.
     private var generation: UInt64 = 0
     let payloads = PayloadCache<UInt64>(bytesMax: payloadCacheBytesMax)
-    /// Payloads released from the broker's RAM whose checkpoint transaction has not committed yet.
-    private var staged: [UInt64: [UInt8]] = [:]
+    /// The delta being checkpointed: the payloads the broker released from RAM when it detached the delta,
+    /// readable from here until its transaction commits. Guarded by `stagedLock`.
+    private var staged: CheckpointDelta?
     private let stagedLock = NIOLock()
     private let metaLock = NIOLock()
     private var meta = NodeMetaFile()
@@ -82,53 +95,87 @@ final class NodeStore: @unchecked Sendable {
 
     /// Reads a released payload (the broker's `PayloadSource`).
     func payload(for sequence: MessageSeq) -> Payload? {
-        if let bytes = stagedLock.withLock({ staged[sequence.rawValue] }) { return try? Payload.decode(bytes) }
-        let reader = lock.withLock { self.reader }
-        let bytes = payloads.fetch(sequence.rawValue) {
-            let rows = try? reader.query(
-                "SELECT payload FROM broker_payloads WHERE seq = ?", [.integer(Int64(bitPattern: sequence.rawValue))])
-            return rows?.first?.first?.blob
-        }
+        if let payload = stagedLock.withLock({ staged?.payload(for: sequence) }) { return payload }
+        let bytes = payloads.fetch(sequence.rawValue) { readPayloads(from: sequence) }
         return bytes.flatMap { try? Payload.decode($0) }
     }
 
-    /// Keeps the payloads of a checkpoint delta readable until its transaction commits: the broker released
-    /// them from RAM when it produced the delta. MUST be called on the loop right after `takeCheckpointDelta`.
-    func stagePayloads(of delta: [StoreStatement]) {
-        var payloads: [UInt64: [UInt8]] = [:]
-        for statement in delta where statement.sql.hasPrefix("INSERT OR REPLACE INTO broker_payloads") {
-            guard statement.bindings.count == 2, case .int(let seq) = statement.bindings[0],
-                case .blob(let bytes) = statement.bindings[1]
-            else { continue }
-            payloads[UInt64(bitPattern: seq)] = bytes
+    /// Payloads read ahead on a miss: the sequences in `seq ..< seq + payloadReadAheadRows`, since a queue is
+    /// mostly consumed in sequence order (one query instead of one per message).
+    static let payloadReadAheadRows: Int64 = 64
+    /// Only payloads up to this size are read ahead (so one miss reads at most 64 x 64 KiB besides its own).
+    static let payloadReadAheadBytesMax = 64 << 10
+
+    /// Reads the payload of `sequence` from SQLite and caches the small payloads that follow it.
+    private func readPayloads(from sequence: MessageSeq) -> [UInt8]? {
+        let reader = readerLock.withLock { self.reader }
+        let rows = try? reader.query(
+            """
+            SELECT seq, payload FROM broker_payloads WHERE seq >= ?1 AND seq < ?1 + ?2
+            AND (seq = ?1 OR length(payload) <= ?3) ORDER BY seq
+            """,
+            [
+                .integer(Int64(bitPattern: sequence.rawValue)), .integer(Self.payloadReadAheadRows),
+                .integer(Int64(Self.payloadReadAheadBytesMax)),
+            ])
+        var wanted: [UInt8]?
+        for row in rows ?? [] {
+            guard row.count == 2, let seq = row[0].integer, let blob = row[1].blob else { continue }
+            if UInt64(bitPattern: seq) == sequence.rawValue {
+                wanted = blob
+            } else {
+                payloads.put(UInt64(bitPattern: seq), blob)
+            }
         }
-        stagedLock.withLock { staged.merge(payloads) { $1 } }
+        return wanted
+    }
+
+    /// Keeps the payloads of a checkpoint delta readable until its transaction commits: the broker released
+    /// them from RAM when it detached the delta. MUST be called on the loop right after `detachCheckpointDelta`,
+    /// before any other broker read. O(1): the delta is kept as it is.
+    func stage(_ delta: CheckpointDelta) {
+        // One checkpoint at a time (`Node.checkpointing`); a delta left by a checkpoint that never ran (the pool
+        // shut down) is stale, and is replaced.
+        stagedLock.withLock { staged = delta }
     }
 
     /// The database generation now (see `generation`); read on the loop when a checkpoint delta is taken.
     func currentGeneration() -> UInt64 { lock.withLock { generation } }
 
-    /// Writes the broker's delta with the checkpoint metadata in one transaction, then a snapshot file of the
-    /// result, all under the lock so an install cannot swap the database in between. Returns nil (writing
-    /// nothing) when a snapshot was installed since the delta was taken in `generation`.
-    func checkpointAndSnapshot(
-        _ delta: [StoreStatement], metadata: SkiffRaft.SnapshotMetadata, generation taken: UInt64
-    ) throws -> SnapshotFile? {
-        defer { stagedLock.withLock { staged.removeAll() } }
-        let statements = delta.map { SQLStatement($0.sql, $0.bindings.map(Self.sqlValue)) }
+    /// Writes the broker's delta with the checkpoint metadata in one transaction (durable on return) and, when
+    /// `snapshot` is set, then copies the result into a snapshot file; all under the lock so an install cannot
+    /// swap the database in between. Returns `.skipped` (writing nothing) when a snapshot was installed since
+    /// the delta was taken in `generation`.
+    ///
+    /// `rows` emits the delta's statements (`CheckpointDelta.write`); they are encoded and bound one at a time
+    /// inside the transaction. Clears the staged delta when done, whatever the outcome.
+    func checkpoint(
+        rows: (_ emit: (StoreStatement) throws -> Void) throws -> Void, metadata: SkiffRaft.SnapshotMetadata,
+        generation taken: UInt64, snapshot: Bool
+    ) throws -> CheckpointOutcome {
+        defer { stagedLock.withLock { staged = nil } }
         let path = snapshotDirectory + "/snap-\(metadata.index.rawValue).db"
-        let storeMetadata = try lock.withLock { () throws -> SkiffStore.SnapshotMetadata? in
-            guard generation == taken else { return nil }
-            try writer.checkpoint(
-                appliedIndex: metadata.index, term: metadata.term,
-                membership: MembershipCodec.encode(metadata.confState), statements: statements)
+        let outcome = try lock.withLock { () throws -> (SkiffStore.SnapshotMetadata?, Bool) in
+            guard generation == taken else { return (nil, false) }
+            // `rows` is called only inside this call; escaping in type only, for the nested closures.
+            try withoutActuallyEscaping(rows) { rows in
+                try writer.checkpoint(
+                    appliedIndex: metadata.index, term: metadata.term,
+                    membership: MembershipCodec.encode(metadata.confState)
+                ) { run in
+                    try rows { statement in try run(SQLStatement(statement.sql, statement.bindings.map(Self.sqlValue)))
+                    }
+                }
+            }
+            guard snapshot else { return (nil, true) }
             if fileSystem.exists(path) { try fileSystem.unlink(path) }
-            return try writer.createSnapshot(at: path)
+            return (try writer.createSnapshot(at: path), true)
         }
-        guard let storeMetadata else { return nil }
+        guard outcome.1 else { return .skipped }
+        guard let storeMetadata = outcome.0 else { return .written(snapshot: nil) }
         precondition(storeMetadata.lastIndex == metadata.index, "snapshot at \(storeMetadata.lastIndex) != \(metadata)")
         try writeFileAtomically(path + ".meta", storeMetadata.encode())
-        return SnapshotFile(metadata: metadata, storeMetadata: storeMetadata, path: path)
+        return .written(snapshot: SnapshotFile(metadata: metadata, storeMetadata: storeMetadata, path: path))
     }
 
     /// Snapshot files left by a previous run, oldest first (their `.meta` must decode).
@@ -222,10 +269,12 @@ final class NodeStore: @unchecked Sendable {
             offset += UInt64(count)
         }
         try lock.withLock {
-            writer.close()
-            reader.close()
-            try installer.install(at: databasePath)
-            (writer, reader) = try Self.openDatabase(databasePath)
+            try readerLock.withLock {
+                writer.close()
+                reader.close()
+                try installer.install(at: databasePath)
+                (writer, reader) = try Self.openDatabase(databasePath)
+            }
             generation += 1
         }
         // The payload cache stays valid: a sequence number is never reused and its payload never changes.
@@ -264,8 +313,10 @@ final class NodeStore: @unchecked Sendable {
 
     func close() {
         lock.withLock {
-            writer.close()
-            reader.close()
+            readerLock.withLock {
+                writer.close()
+                reader.close()
+            }
         }
     }
 

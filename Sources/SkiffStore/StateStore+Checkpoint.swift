@@ -47,6 +47,18 @@ extension StateStore {
     public func checkpoint(
         appliedIndex: LogIndex, term: Term, membership: [UInt8], statements: [SQLStatement]
     ) throws {
+        try checkpoint(appliedIndex: appliedIndex, term: term, membership: membership) { run in
+            for statement in statements { try run(statement) }
+        }
+    }
+
+    /// Writes a checkpoint like `checkpoint(appliedIndex:term:membership:statements:)`, with the delta's
+    /// statements streamed: `rows` calls `run` once per statement, inside the transaction, so a large delta is
+    /// never held in RAM as a whole. If `rows` or a statement throws, the transaction is rolled back.
+    public func checkpoint(
+        appliedIndex: LogIndex, term: Term, membership: [UInt8],
+        rows: (_ run: (SQLStatement) throws -> Void) throws -> Void
+    ) throws {
         try lock.withLock {
             let previous = try checkpointMetaLocked()
             precondition(
@@ -57,7 +69,10 @@ extension StateStore {
                     .integer(Int64(bitPattern: appliedIndex.rawValue)), .integer(Int64(bitPattern: term.rawValue)),
                     .blob(membership),
                 ])
-            try transactionLocked(statements + [meta])
+            try transactionLocked {
+                try rows { statement in _ = try runLocked(statement) }
+                _ = try runLocked(meta)
+            }
         }
     }
 }

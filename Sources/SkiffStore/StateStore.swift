@@ -115,9 +115,17 @@ public final class StateStore: @unchecked Sendable {
     }
 
     func transactionLocked(_ statements: [SQLStatement]) throws {
+        try transactionLocked {
+            for statement in statements { _ = try runLocked(statement) }
+        }
+    }
+
+    /// Runs `body` (which runs statements with `runLocked`) in one transaction: all or nothing. MUST hold the
+    /// lock.
+    func transactionLocked(_ body: () throws -> Void) throws {
         _ = try runLocked(SQLStatement("BEGIN IMMEDIATE"))
         do {
-            for statement in statements { _ = try runLocked(statement) }
+            try body()
             _ = try runLocked(SQLStatement("COMMIT"))
         } catch {
             _ = try? runLocked(SQLStatement("ROLLBACK"))
