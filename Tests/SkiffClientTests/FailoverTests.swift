@@ -133,7 +133,10 @@ func testConfiguration(
     @Test func failedPublishRewindsSequences() async throws {
         let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
         defer { Task { await cluster.shutdown() } }
-        cluster.state.withLockedValue { $0.rejectedBodies = [Array("m5".utf8)] }
+        cluster.state.withLockedValue {
+            $0.rejectedBodies = [Array("m5".utf8)]
+            $0.rejectionDelayMs = 300
+        }
         let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
         defer { client.close() }
         try await client.publish(Array("first".utf8), to: "q")

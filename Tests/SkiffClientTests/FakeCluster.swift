@@ -40,6 +40,9 @@ final class FakeCluster: Sendable {
         var resultWindow: UInt64 = 8
         /// Publishes of these bodies fail with QUEUE_FULL and, like the broker, consume no sequence number.
         var rejectedBodies: Set<[UInt8]> = []
+        /// Holds back the answer to a rejected body this long, so that the publishes pipelined behind it reach
+        /// the server first (as on a real leader, where a refusal comes only after the commit).
+        var rejectionDelayMs: Int64 = 0
         /// Errors answered, by code.
         var errorsAnswered: [ErrorCode: Int] = [:]
         var storedPublishes = 0
@@ -366,9 +369,17 @@ private final class FakeNodeHandler: ChannelInboundHandler, @unchecked Sendable 
         let frame = unwrapInboundIn(data)
         do {
             let request = try Request(frame: frame)
-            if let response = node.handle(request, connection: context.channel) {
-                context.writeAndFlush(wrapOutboundOut(response.frame(id: frame.requestID)), promise: nil)
+            guard let response = node.handle(request, connection: context.channel) else { return }
+            let delayMs = node.cluster.state.withLockedValue { $0.rejectionDelayMs }
+            if case .error(let error) = response, error.code == .queueFull, delayMs > 0 {
+                let channel = context.channel
+                let reply = response.frame(id: frame.requestID)
+                context.eventLoop.scheduleTask(in: .milliseconds(delayMs)) {
+                    channel.writeAndFlush(reply, promise: nil)
+                }
+                return
             }
+            context.writeAndFlush(wrapOutboundOut(response.frame(id: frame.requestID)), promise: nil)
         } catch {
             context.writeAndFlush(wrapOutboundOut(Response.error(WireError(error)).frame(id: .none)), promise: nil)
             context.close(promise: nil)
