@@ -14,8 +14,21 @@ struct BenchStorageCommand: ParsableCommand {
     @Option(help: "A directory on the disk to measure; a temporary folder inside it is removed afterwards.")
     var dir: String = NSTemporaryDirectory()
 
+    @Option(
+        name: .customLong("only"), parsing: .upToNextOption,
+        help: "Run only these phases: \(StorageBenchmark.Phase.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var only: [String] = []
+
+    func validate() throws {
+        for name in only where StorageBenchmark.Phase(rawValue: name) == nil {
+            throw ValidationError("unknown phase '\(name)'")
+        }
+    }
+
     func run() throws {
-        print(try StorageBenchmark.run(dir: dir))
+        let phases =
+            only.isEmpty ? Set(StorageBenchmark.Phase.allCases) : Set(only.compactMap(StorageBenchmark.Phase.init))
+        print(try StorageBenchmark.run(dir: dir, phases: phases))
     }
 }
 
