@@ -51,7 +51,7 @@ extension BlockCodec {
             guard header.storedBytes == header.uncompressedBytes else {
                 throw BlockDecodeError.inconsistentHeader("raw size")
             }
-        case .lz4:
+        case .lz4, .lz4Chunks:
             guard header.storedBytes > 0, header.storedBytes < header.uncompressedBytes else {
                 throw BlockDecodeError.inconsistentHeader(
                     "lz4 stored \(header.storedBytes) of \(header.uncompressedBytes)")
@@ -61,15 +61,27 @@ extension BlockCodec {
 
     /// Validates a whole block (header, term runs, checksum). `bytes` MUST be exactly one block.
     public static func verify(_ bytes: UnsafeRawBufferPointer) throws -> BlockHeader {
+        try verify(bytes, checkingChecksum: true)
+    }
+
+    /// The header of a block this process just encoded (and checksummed): every structural check of `verify`
+    /// but not the CRC pass over the payload.
+    static func headerOfEncoded(_ bytes: [UInt8]) throws -> BlockHeader {
+        try bytes.withUnsafeBytes { try verify($0, checkingChecksum: false) }
+    }
+
+    private static func verify(_ bytes: UnsafeRawBufferPointer, checkingChecksum: Bool) throws -> BlockHeader {
         var (header, runCount, total) = try parseFixedHeader(bytes)
         guard bytes.count == total else {
             throw bytes.count < total
                 ? BlockDecodeError.tooShort(needed: total, available: bytes.count)
                 : BlockDecodeError.inconsistentHeader("\(bytes.count) bytes for a block of \(total)")
         }
-        let computed = checksum(bytes)
-        guard computed == header.checksum else {
-            throw BlockDecodeError.checksumMismatch(stored: header.checksum, computed: computed)
+        if checkingChecksum {
+            let computed = checksum(bytes)
+            guard computed == header.checksum else {
+                throw BlockDecodeError.checksumMismatch(stored: header.checksum, computed: computed)
+            }
         }
         var covered: UInt64 = 0
         var previous: Term?
@@ -134,7 +146,58 @@ extension BlockCodec {
                     "lz4 payload does not decompress to \(header.uncompressedBytes) bytes")
             }
             return try payload.withUnsafeBytes { try parseEntries(header: header, payload: $0) }
+        case .lz4Chunks:
+            let payload = try decompressChunks(stored, uncompressedBytes: Int(header.uncompressedBytes))
+            return try payload.withUnsafeBytes { try parseEntries(header: header, payload: $0) }
         }
+    }
+
+    /// Reads an `lz4Chunks` payload: the chunk table (count, then uncompressed and stored size per chunk) and
+    /// each chunk's LZ4 bytes, which must decode to exactly its size and together fill `uncompressedBytes`.
+    static func decompressChunks(_ stored: UnsafeRawBufferPointer, uncompressedBytes: Int) throws -> [UInt8] {
+        guard stored.count >= chunkTableCountBytes else { throw BlockDecodeError.badPayload("chunk table cut") }
+        let count = Int(stored.loadLittleEndian(at: 0, as: UInt16.self))
+        let tableBytes = chunkTableCountBytes + count * chunkTableEntryBytes
+        guard count >= 2, count <= chunkCountMax, tableBytes <= stored.count else {
+            throw BlockDecodeError.badPayload("chunk table of \(count) chunks in \(stored.count) bytes")
+        }
+        var chunks: [(uncompressed: Int, stored: Int)] = []
+        var uncompressedTotal = 0
+        var storedTotal = tableBytes
+        for chunk in 0..<count {
+            let entry = chunkTableCountBytes + chunk * chunkTableEntryBytes
+            let sizes = (
+                Int(stored.loadLittleEndian(at: entry, as: UInt32.self)),
+                Int(stored.loadLittleEndian(at: entry + 4, as: UInt32.self))
+            )
+            guard sizes.0 > 0, sizes.1 > 0 else { throw BlockDecodeError.badPayload("empty chunk \(chunk)") }
+            uncompressedTotal += sizes.0
+            storedTotal += sizes.1
+            chunks.append(sizes)
+        }
+        guard uncompressedTotal == uncompressedBytes, storedTotal == stored.count else {
+            throw BlockDecodeError.badPayload(
+                "chunks hold \(uncompressedTotal) of \(uncompressedBytes) bytes in \(storedTotal) of \(stored.count)")
+        }
+        var failed: Int?
+        let payload = [UInt8](unsafeUninitializedCapacity: uncompressedBytes) { buffer, initialized in
+            let output = UnsafeMutableRawBufferPointer(buffer)
+            var input = tableBytes
+            var produced = 0
+            for (chunk, sizes) in chunks.enumerated() {
+                let source = UnsafeRawBufferPointer(rebasing: stored[input..<(input + sizes.stored)])
+                let target = UnsafeMutableRawBufferPointer(rebasing: output[produced..<(produced + sizes.uncompressed)])
+                guard LZ4.decompress(source, into: target) else {
+                    failed = chunk
+                    break
+                }
+                input += sizes.stored
+                produced += sizes.uncompressed
+            }
+            initialized = failed == nil ? uncompressedBytes : 0
+        }
+        if let failed { throw BlockDecodeError.badPayload("lz4 chunk \(failed) does not decompress to its size") }
+        return payload
     }
 
     private static func parseEntries(header: BlockHeader, payload: UnsafeRawBufferPointer) throws -> [Entry] {

@@ -17,6 +17,9 @@ public enum BlockCodecKind: UInt8, Sendable, Hashable {
     case raw = 0
     /// LZ4 block format.
     case lz4 = 1
+    /// Independently compressed LZ4 chunks behind a chunk table, for large payloads: the chunks are compressed
+    /// (and can be decompressed) in parallel.
+    case lz4Chunks = 2
 }
 
 /// The decoded, validated header of a log block (see docs/storage.md, "Block").
@@ -112,6 +115,40 @@ public enum BlockCodec {
     public static let termRunCountMax = Int(UInt16.max)
     /// Offset of the checksum field in the fixed header.
     static let checksumOffset = 28
+    /// Payloads at least this large are stored as `lz4Chunks`, so several cores can compress one block.
+    public static let chunkedPayloadBytesMin = 64 << 10
+    /// Bounds on one chunk's uncompressed bytes: a payload is cut in four chunks within these bounds (more than
+    /// two, so a helper thread that wakes late still finds work; at least 16 KiB, so LZ4 still finds matches).
+    static let chunkBytesMin = 16 << 10
+    static let chunkBytesMax = 1 << 20
+    /// Bound on chunks per block.
+    public static let chunkCountMax = 16
+    /// Per chunk in the chunk table: uncompressed and stored sizes (4 bytes each).
+    static let chunkTableEntryBytes = 8
+    /// The chunk table's leading count field (2 bytes).
+    static let chunkTableCountBytes = 2
+
+    /// Where one chunk comes from in the payload and where its compressed bytes may go in a scratch buffer.
+    struct ChunkPlan: Sendable {
+        var source: Range<Int>
+        var destination: Range<Int>
+    }
+
+    /// How a payload of `payloadBytes` (at least `chunkedPayloadBytesMin`) is cut into chunks: a function of the
+    /// size alone, so every node encodes the same entries to the same bytes. A quarter of the payload per chunk
+    /// within `chunkBytesMin...chunkBytesMax`, at most `chunkCountMax` chunks, sizes differing by at most one byte.
+    static func chunkRanges(payloadBytes: Int) -> [Range<Int>] {
+        let target = min(chunkBytesMax, max(chunkBytesMin, payloadBytes / 4))
+        let count = min(chunkCountMax, max(2, payloadBytes / target))
+        let base = payloadBytes / count
+        let longer = payloadBytes % count
+        var start = 0
+        return (0..<count).map { chunk in
+            let end = start + base + (chunk < longer ? 1 : 0)
+            defer { start = end }
+            return start..<end
+        }
+    }
 
     /// Encodes entries (contiguous indexes, non-decreasing terms) as one block.
     public static func encode(_ entries: ArraySlice<Entry>, compress: Bool = true) -> [UInt8] {
@@ -141,6 +178,9 @@ public enum BlockCodec {
     /// when LZ4 does not make the payload smaller.
     static func compressedBlock(firstIndex: LogIndex, count: UInt32, _ runs: [TermRun], _ payload: [UInt8]) -> [UInt8]?
     {
+        if payload.count >= chunkedPayloadBytesMin {
+            return chunkedBlock(firstIndex: firstIndex, count: count, runs, payload)
+        }
         let headerBytes = fixedHeaderBytes + runs.count * termRunBytes
         let storedMax = payload.count - 1
         guard storedMax > 0 else { return nil }
@@ -154,30 +194,89 @@ public enum BlockCodec {
                 initialized = 0
                 return
             }
-            var offset = 0
-            func put<T: FixedWidthInteger>(_ value: T) {
-                raw.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
-                offset += MemoryLayout<T>.size
-            }
-            put(magic)
-            put(version)
-            put(BlockCodecKind.lz4.rawValue)
-            put(UInt16(runs.count))
-            put(firstIndex.rawValue)
-            put(count)
-            put(UInt32(payload.count))
-            put(UInt32(stored))
-            put(UInt32(0))  // checksum, filled below
-            for run in runs {
-                put(run.term.rawValue)
-                put(run.count)
-            }
-            precondition(offset == headerBytes, "block header of \(offset) bytes, expected \(headerBytes)")
+            let header = BlockHeader(
+                codec: .lz4, firstIndex: firstIndex, entryCount: count, uncompressedBytes: UInt32(payload.count),
+                storedBytes: UInt32(stored), checksum: 0, termRuns: runs)
+            storeHeader(header, into: raw)
             initialized = headerBytes + stored
         }
         guard stored > 0 else { return nil }
         block.storeLittleEndian(CRC32C.checksum(of: block), at: checksumOffset)
         return block
+    }
+
+    /// An `lz4Chunks` block: header, chunk table, then each chunk's LZ4 bytes. The chunks are compressed in
+    /// parallel into a scratch region of the block's own buffer and moved down to close the gaps. Nil when the
+    /// result would not be smaller than the payload.
+    static func chunkedBlock(firstIndex: LogIndex, count: UInt32, _ runs: [TermRun], _ payload: [UInt8]) -> [UInt8]? {
+        let ranges = chunkRanges(payloadBytes: payload.count)
+        let headerBytes = fixedHeaderBytes + runs.count * termRunBytes
+        let tableBytes = chunkTableCountBytes + ranges.count * chunkTableEntryBytes
+        var plans: [ChunkPlan] = []
+        var scratch = headerBytes + tableBytes
+        for range in ranges {
+            let bound = LZ4.compressBound(range.count)
+            plans.append(ChunkPlan(source: range, destination: scratch..<(scratch + bound)))
+            scratch += bound
+        }
+        var stored = 0
+        var block = [UInt8](unsafeUninitializedCapacity: scratch) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            let sizes = payload.withUnsafeBytes { ChunkCompressor.shared.compress($0, into: raw, chunks: plans) }
+            guard !sizes.contains(0) else {
+                initialized = 0
+                return
+            }
+            var end = headerBytes + tableBytes
+            var tableOffset = headerBytes
+            raw.storeBytes(of: UInt16(ranges.count).littleEndian, toByteOffset: tableOffset, as: UInt16.self)
+            tableOffset += chunkTableCountBytes
+            for (plan, size) in zip(plans, sizes) {
+                raw.storeBytes(of: UInt32(plan.source.count).littleEndian, toByteOffset: tableOffset, as: UInt32.self)
+                raw.storeBytes(of: UInt32(size).littleEndian, toByteOffset: tableOffset + 4, as: UInt32.self)
+                tableOffset += chunkTableEntryBytes
+                if plan.destination.lowerBound != end {
+                    (raw.baseAddress! + end).copyMemory(
+                        from: raw.baseAddress! + plan.destination.lowerBound, byteCount: size)
+                }
+                end += size
+            }
+            stored = end - headerBytes
+            guard stored < payload.count else {
+                initialized = 0
+                return
+            }
+            let header = BlockHeader(
+                codec: .lz4Chunks, firstIndex: firstIndex, entryCount: count,
+                uncompressedBytes: UInt32(payload.count), storedBytes: UInt32(stored), checksum: 0, termRuns: runs)
+            storeHeader(header, into: raw)
+            initialized = end
+        }
+        guard block.count > 0 else { return nil }
+        block.storeLittleEndian(CRC32C.checksum(of: block), at: checksumOffset)
+        return block
+    }
+
+    /// Writes the fixed header (checksum zero) and the term runs at the start of `raw`.
+    private static func storeHeader(_ header: BlockHeader, into raw: UnsafeMutableRawBufferPointer) {
+        var offset = 0
+        func put<T: FixedWidthInteger>(_ value: T) {
+            raw.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+            offset += MemoryLayout<T>.size
+        }
+        put(magic)
+        put(version)
+        put(header.codec.rawValue)
+        put(UInt16(header.termRuns.count))
+        put(header.firstIndex.rawValue)
+        put(header.entryCount)
+        put(header.uncompressedBytes)
+        put(header.storedBytes)
+        put(UInt32(0))  // checksum, filled by the caller
+        for run in header.termRuns {
+            put(run.term.rawValue)
+            put(run.count)
+        }
     }
 
     /// Encodes entries as blocks within the codec's bounds: normally one block, more only when the entries
@@ -191,7 +290,8 @@ public enum BlockCodec {
             let end = blockEnd(entries, from: start)
             let slice = entries[start..<end]
             let encoded = encode(slice, compress: compress)
-            let header = try! verify(encoded)  // Paired check: what we write must read back.
+            // Paired check: what we write must parse back (the CRC was computed from these very bytes).
+            let header = try! headerOfEncoded(encoded)
             result.append(RawBlock(header: header, bytes: encoded, decodedEntries: Array(slice)))
             start = end
         }

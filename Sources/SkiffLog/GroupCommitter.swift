@@ -126,7 +126,7 @@ public final class GroupCommitter: @unchecked Sendable {
     private func preEncode(_ entries: [Entry]) -> RawBlock? {
         guard BlockCodec.fits(entries), BlockCodec.isWellFormed(entries) else { return nil }
         let bytes = BlockCodec.encode(entries[...], compress: log.options.compress)
-        guard let header = try? BlockCodec.verify(bytes) else {
+        guard let header = try? BlockCodec.headerOfEncoded(bytes) else {
             preconditionFailure("block encoded for \(entries[0].index) does not verify")
         }
         return RawBlock(header: header, bytes: bytes, decodedEntries: entries)

@@ -13,6 +13,22 @@ enum LZ4 {
         return max(0, Int(written))
     }
 
+    /// The largest compressed size of `sourceBytes` input (LZ4's worst case for incompressible data).
+    static func compressBound(_ sourceBytes: Int) -> Int {
+        Int(LZ4_compressBound(Int32(sourceBytes)))
+    }
+
+    /// Decompresses `source` into all of `destination`; false when the input is malformed or decodes to
+    /// another size.
+    static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Bool {
+        guard source.count > 0, destination.count > 0 else { return false }
+        let produced = LZ4_decompress_safe(
+            source.baseAddress!.assumingMemoryBound(to: CChar.self),
+            destination.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(source.count),
+            Int32(destination.count))
+        return produced == Int32(destination.count)
+    }
+
     /// Decompresses exactly `originalBytes` bytes; nil when the input is malformed or has another size.
     static func decompress(_ source: UnsafeRawBufferPointer, originalBytes: Int) -> [UInt8]? {
         guard source.count > 0, originalBytes > 0 else { return nil }

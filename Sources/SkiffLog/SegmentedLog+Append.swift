@@ -125,8 +125,7 @@ extension SegmentedLog {
     /// Writes prepared blocks, rolling segments as needed; one write and one fdatasync per segment touched.
     /// MUST be called with `writeLock` held and `lock` not held.
     private func write(_ prepared: [PreparedBlock]) throws {
-        var pending: [UInt8] = []
-        var pendingBlocks: [(PreparedBlock, Int)] = []
+        var pending = PendingWrite()
         var createdSegment = false
         for block in prepared {
             if segments.isEmpty {
@@ -134,25 +133,37 @@ extension SegmentedLog {
                 createdSegment = true
             }
             let active = segments[segments.count - 1]
-            let used = active.size + pending.count
+            let used = active.size + pending.bytes
             if used > LogFiles.segmentHeaderBytes && used + block.bytes.count > options.segmentBytesMax {
-                try flush(&pending, &pendingBlocks, syncDirectory: createdSegment)
+                try flush(&pending, syncDirectory: createdSegment)
                 try rollSegment()
                 createdSegment = true
             }
-            pendingBlocks.append((block, segments[segments.count - 1].size + pending.count))
-            pending += block.bytes
+            pending.blocks.append((block, segments[segments.count - 1].size + pending.bytes))
+            pending.bytes += block.bytes.count
         }
-        try flush(&pending, &pendingBlocks, syncDirectory: createdSegment)
+        try flush(&pending, syncDirectory: createdSegment)
     }
 
-    private func flush(
-        _ pending: inout [UInt8], _ pendingBlocks: inout [(PreparedBlock, Int)], syncDirectory: Bool
-    ) throws {
-        guard !pending.isEmpty else { return }
+    /// Blocks bound for the active segment, with their offsets in it.
+    private struct PendingWrite {
+        var blocks: [(block: PreparedBlock, offset: Int)] = []
+        var bytes = 0
+    }
+
+    private func flush(_ pending: inout PendingWrite, syncDirectory: Bool) throws {
+        guard pending.bytes > 0 else { return }
         let active = segments[segments.count - 1]
         do {
-            try active.file.write(at: active.size, pending)
+            if pending.blocks.count == 1 {
+                // The common case (one block per append): write the block's own buffer, no concatenation copy.
+                try active.file.write(at: active.size, pending.blocks[0].block.bytes)
+            } else {
+                var joined: [UInt8] = []
+                joined.reserveCapacity(pending.bytes)
+                for (block, _) in pending.blocks { joined += block.bytes }
+                try active.file.write(at: active.size, joined)
+            }
         } catch let error as FileSystemError {
             throw writeFailed(error, segment: active)
         }
@@ -165,8 +176,8 @@ extension SegmentedLog {
             throw LogError(.failed(error))
         }
         lock.withLock {
-            active.size += pending.count
-            for (block, offset) in pendingBlocks {
+            active.size += pending.bytes
+            for (block, offset) in pending.blocks {
                 apply(block.header, segment: active.sequence, offset: offset)
                 if let entries = block.entries {
                     cache.insert(
@@ -175,8 +186,7 @@ extension SegmentedLog {
                 }
             }
         }
-        pending.removeAll(keepingCapacity: true)
-        pendingBlocks.removeAll()
+        pending = PendingWrite()
     }
 
     /// ENOSPC: cut back to the last durable size and go read-only. Anything else: failed for good.
