@@ -1,3 +1,4 @@
+import Dispatch
 import SkiffLog
 import SkiffRaft
 import Testing
@@ -24,6 +25,22 @@ import Testing
             let decoded = try BlockCodec.decodeBlock(block)
             #expect(decoded.decodedEntries == entries)
         }
+    }
+
+    /// Several threads encoding large blocks at once share the compressor's workers without mixing up their
+    /// chunks: every block decodes to its own entries and equals the block encoded alone.
+    @Test func concurrentEncodersGetTheirOwnChunks() throws {
+        let batches = (0..<6).map { makeEntries(1, 80, size: 1_000, seed: UInt64(100 + $0)) }
+        let expected = batches.map { BlockCodec.encode($0[...]) }
+        let mismatches = MismatchCounter()
+        DispatchQueue.concurrentPerform(iterations: 6) { thread in
+            for round in 0..<20 {
+                let batch = (thread + round) % batches.count
+                let block = BlockCodec.encode(batches[batch][...])
+                if block != expected[batch] || (try? BlockCodec.decode(block)) != batches[batch] { mismatches.add() }
+            }
+        }
+        #expect(mismatches.value == 0)
     }
 
     /// Below 64 KiB the single-stream LZ4 codec is kept, and a large payload LZ4 cannot shrink is stored raw.
@@ -97,4 +114,18 @@ import Testing
         let crc = CRC32C.checksum(of: block)
         block.replaceSubrange(28..<32, with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
     }
+}
+
+/// Counts failures seen by concurrent test threads.
+private final class MismatchCounter: @unchecked Sendable {
+    private let lock = SerialLock()
+    private var count = 0
+    var value: Int { lock.locked { count } }
+    func add() { lock.locked { count += 1 } }
+}
+
+/// A serial queue used as a lock for the counter.
+private final class SerialLock: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "chunked-block-tests.counter")
+    func locked<T>(_ body: () -> T) -> T { queue.sync(execute: body) }
 }
