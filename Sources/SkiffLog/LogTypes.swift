@@ -173,6 +173,11 @@ public struct LogOptions: Sendable {
     public var blockCacheBytesMax = 8 << 20
     /// Whether entry blocks are LZ4-compressed (raw storage is used anyway when LZ4 does not shrink a block).
     public var compress = true
+    /// How far ahead of its data the active segment is filled with zeros (0: never). An append inside the
+    /// zeroed region does not change the file's size, so its `fdatasync` writes the data alone instead of
+    /// the data and the inode; the size changes once per step. Recovery treats zeros up to the end of a
+    /// segment as free space (docs/storage.md §2, §6).
+    public var preallocateBytes = 1 << 20
 
     public init() {}
 }

@@ -164,6 +164,9 @@ extension SegmentedLog {
                 for (block, _) in pending.blocks { joined += block.bytes }
                 try active.file.write(at: active.size, joined)
             }
+            // The zeros go after the data: a crash keeps a prefix of the writes, and zeros behind a torn block
+            // read as free space.
+            try preallocate(active, through: active.size + pending.bytes)
         } catch let error as FileSystemError {
             throw writeFailed(error, segment: active)
         }
@@ -189,11 +192,31 @@ extension SegmentedLog {
         pending = PendingWrite()
     }
 
+    /// Zero-fills the segment `preallocateBytes` beyond `end` (not beyond `segmentBytesMax` unless `end` is)
+    /// when `end` passes the zeroed region, in the same flush as the data that needs it.
+    private func preallocate(_ segment: Segment, through end: Int) throws {
+        let step = options.preallocateBytes
+        guard step > 0, end > segment.allocated else { return }
+        let target = max(end, min(end + step, options.segmentBytesMax))
+        var offset = end
+        while offset < target {
+            let count = min(target - offset, Self.zeroChunk.count)
+            try segment.file.write(
+                at: offset, count == Self.zeroChunk.count ? Self.zeroChunk : Array(Self.zeroChunk.prefix(count)))
+            offset += count
+        }
+        segment.allocated = target
+    }
+
+    /// Zeros written by `preallocate`, a chunk at a time.
+    private static let zeroChunk = [UInt8](repeating: 0, count: 256 << 10)
+
     /// ENOSPC: cut back to the last durable size and go read-only. Anything else: failed for good.
     private func writeFailed(_ error: FileSystemError, segment: Segment) -> LogError {
         guard error.kind == .noSpace else { return enterFailed(error) }
         do {
             try segment.file.truncate(to: segment.size)
+            segment.allocated = segment.size
         } catch let truncateError as FileSystemError {
             return enterFailed(truncateError)
         } catch {

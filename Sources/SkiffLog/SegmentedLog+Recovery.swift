@@ -73,8 +73,8 @@ extension SegmentedLog {
             let isLast = position == sequences.count - 1
             let outcome = scanSegment(bytes, sequence: sequence, path: path, isLast: isLast)
             switch outcome {
-            case .clean:
-                segments.append(Segment(sequence: sequence, path: path, file: file, size: bytes.count))
+            case .clean(let end):
+                segments.append(Segment(sequence: sequence, path: path, file: file, size: end, allocated: bytes.count))
             case .torn(let offset, let reason):
                 try cutTornTail(file: file, path: path, sequence: sequence, offset: offset, size: bytes.count, reason)
             case .corrupt(let corruption):
@@ -102,7 +102,8 @@ extension SegmentedLog {
     }
 
     enum ScanOutcome {
-        case clean
+        /// Every block is valid; the data ends at `end` (the file may hold zeros after it).
+        case clean(end: Int)
         case torn(offset: Int, reason: String)
         case corrupt(LogCorruption)
     }
@@ -121,6 +122,9 @@ extension SegmentedLog {
         }
         var offset = LogFiles.segmentHeaderBytes
         while offset < bytes.count {
+            // Zeros from a block boundary to the end of the file are preallocated free space. A block never
+            // starts with a zero byte (magic), and any non-zero byte later makes this a damaged block instead.
+            if bytes[offset] == 0 && Self.isZero(bytes, from: offset) { return .clean(end: offset) }
             switch Self.verifyBlock(in: bytes, at: offset) {
             case .success(let header):
                 report.blocksScanned += 1
@@ -133,7 +137,24 @@ extension SegmentedLog {
                 return .corrupt(LogCorruption(file: path, offset: offset, reason: .badBlock(error)))
             }
         }
-        return .clean
+        return .clean(end: offset)
+    }
+
+    /// Whether every byte of `bytes` from `offset` on is zero.
+    static func isZero(_ bytes: [UInt8], from offset: Int) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var position = offset
+            // Eight bytes at a time, then the rest.
+            while position + 8 <= raw.count {
+                if raw.loadUnaligned(fromByteOffset: position, as: UInt64.self) != 0 { return false }
+                position += 8
+            }
+            while position < raw.count {
+                if raw[position] != 0 { return false }
+                position += 1
+            }
+            return true
+        }
     }
 
     /// Verifies the block starting at `offset` of a segment image.

@@ -13,13 +13,17 @@ public final class SegmentedLog: @unchecked Sendable {
         let sequence: UInt64
         let path: String
         let file: any StorageFile
+        /// End of the data: where the next block goes.
         var size: Int
+        /// Bytes the file is known to hold: `size` plus a zero-filled tail (`LogOptions.preallocateBytes`).
+        var allocated: Int
 
-        init(sequence: UInt64, path: String, file: any StorageFile, size: Int) {
+        init(sequence: UInt64, path: String, file: any StorageFile, size: Int, allocated: Int? = nil) {
             self.sequence = sequence
             self.path = path
             self.file = file
             self.size = size
+            self.allocated = max(size, allocated ?? size)
         }
     }
 

@@ -99,7 +99,7 @@ import Testing
         try log.append(Array(entries.prefix(1)))
         try log.append(Array(entries.dropFirst()))
         log.close()
-        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem, options: testLogOptions())
         #expect(reopened.health == .healthy)
         #expect(try allEntries(reopened) == entries)
     }

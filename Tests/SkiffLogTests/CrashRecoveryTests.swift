@@ -17,7 +17,8 @@ import Testing
             try log.append(acknowledged)
             fileSystem.crashAtNextSync(.keepUnsyncedBytes(path: Self.segmentPath, bytes: keep))
             #expect(throws: LogError.self) { try log.append(inFlight) }
-            let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+            let reopened = try SegmentedLog.open(
+                directory: "/data/log", fileSystem: fileSystem, options: testLogOptions())
             #expect(reopened.health == .healthy)
             let survivors = try allEntries(reopened)
             let expected = keep == blockBytes ? acknowledged + inFlight : acknowledged

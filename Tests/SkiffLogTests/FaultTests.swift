@@ -47,7 +47,8 @@ import Testing
         for batch in 0..<5 { try log.append(makeEntries(UInt64(batch * 4 + 1), UInt64(batch * 4 + 4), size: 64)) }
         log.close()
         fileSystem.flipBit(path: Self.segmentPath(1), byteOffset: 24 + 10)
-        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        let reopened = try SegmentedLog.open(
+            directory: Self.directory, fileSystem: fileSystem, options: testLogOptions())
         #expect(reopened.recovery.corruption?.offset == 24)
         #expect(reopened.recovery.tornTail == nil)
         #expect(!reopened.health.mayVoteOrLead)
@@ -86,9 +87,10 @@ import Testing
         let (fileSystem, log) = try makeSimLog()
         let before = makeEntries(1, 20, size: 100)
         try log.append(before)
+        // Room for 50 more bytes: less than the batch below needs beyond the preallocated zeros.
         fileSystem.capacityBytes = (fileSystem.contents(of: Self.segmentPath(1))?.count ?? 0) + 64 + 50
         #expect {
-            try log.append(makeEntries(21, 40, size: 100))
+            try log.append(makeEntries(21, 120, size: 200))
         } throws: { error in
             guard let error = error as? LogError, case .noSpace(let cause) = error.kind else { return false }
             return cause.kind == .noSpace && cause.path == Self.segmentPath(1)
@@ -98,7 +100,8 @@ import Testing
         #expect(try allEntries(log) == before)
         #expect(throws: LogError.self) { try log.append(makeEntries(21, 21)) }
         fileSystem.crash()
-        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        let reopened = try SegmentedLog.open(
+            directory: Self.directory, fileSystem: fileSystem, options: testLogOptions())
         #expect(reopened.health == .healthy)
         #expect(reopened.recovery.tornTail == nil)
         #expect(try allEntries(reopened) == before)
@@ -149,7 +152,8 @@ import Testing
         #expect(throws: LogError.self) { try log.saveHardState(HardState(term: Term(2))) }
         #expect(fileSystem.unsyncedBytes(path: Self.segmentPath(1)) == unsyncedBefore)
         fileSystem.crash()
-        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        let reopened = try SegmentedLog.open(
+            directory: Self.directory, fileSystem: fileSystem, options: testLogOptions())
         #expect(try allEntries(reopened) == makeEntries(1, 5))
     }
 
@@ -161,11 +165,14 @@ import Testing
         try log.saveHardState(HardState(term: Term(9), vote: NodeID(2), commit: LogIndex(100)))
         log.close()
         fileSystem.flipBit(path: Self.segmentPath(1), byteOffset: 100)
-        #expect(!(try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)).health.mayVoteOrLead)
+        #expect(
+            !(try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem, options: testLogOptions()))
+                .health.mayVoteOrLead)
         let report = try SegmentedLog.wipe(directory: Self.directory, fileSystem: fileSystem)
         #expect(report.hardStateKept)
         #expect(report.removedSegments.count >= 3)
-        let repaired = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        let repaired = try SegmentedLog.open(
+            directory: Self.directory, fileSystem: fileSystem, options: testLogOptions())
         #expect(repaired.health == .healthy)
         #expect(repaired.lastIndex == LogIndex(0))
         #expect(repaired.hardState == HardState(term: Term(9), vote: NodeID(2), commit: LogIndex(0)))
@@ -184,8 +191,9 @@ import Testing
         try log.saveHardState(HardState(term: Term(1), vote: .none, commit: LogIndex(10)))
         log.close()
         let segment = try #require(fileSystem.contents(of: Self.segmentPath(1)))
-        fileSystem.setContents(of: Self.segmentPath(1), to: Array(segment.dropLast(3)))
-        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        fileSystem.setContents(of: Self.segmentPath(1), to: Array(segment.prefix(dataEnd(segment) - 3)))
+        let reopened = try SegmentedLog.open(
+            directory: Self.directory, fileSystem: fileSystem, options: testLogOptions())
         #expect(reopened.recovery.tornTail != nil)
         #expect(reopened.recovery.corruption?.reason == .missingEntries(after: LogIndex(5), next: LogIndex(10)))
         #expect(!reopened.health.mayVoteOrLead)
@@ -199,7 +207,8 @@ import Testing
         // Syncs in a reset: state.tmp, directory (rename), directory (unlinks). Crash at the last one.
         fileSystem.crashAtNextSync(.dropUnsynced, pathContaining: "/data/log", skipping: 2)
         #expect(throws: LogError.self) { try log.resetToSnapshot(LogPosition(index: LogIndex(15), term: Term(1))) }
-        let reopened = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        let reopened = try SegmentedLog.open(
+            directory: Self.directory, fileSystem: fileSystem, options: testLogOptions())
         #expect(reopened.health == .healthy)
         #expect(reopened.recovery.removedFiles == ["seg-00000000000000000001.log"])
         #expect(reopened.logStart == LogPosition(index: LogIndex(15), term: Term(1)))
@@ -212,7 +221,7 @@ import Testing
     @Test func damagedStateFileIsReported() throws {
         let fileSystem = try Self.threeSegments()
         fileSystem.flipBit(path: "/data/log/state", byteOffset: 9)
-        let log = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem)
+        let log = try SegmentedLog.open(directory: Self.directory, fileSystem: fileSystem, options: testLogOptions())
         guard case .badStateFile = log.recovery.corruption?.reason else {
             Issue.record("corruption \(String(describing: log.recovery.corruption))")
             return

@@ -28,7 +28,7 @@ import Testing
         #expect(try allEntries(log) == makeEntries(1, 11))
         #expect(try log.readBlocks(from: LogIndex(2), maxBytes: 1 << 20).count <= 2)
         fileSystem.crash()
-        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem, options: testLogOptions())
         #expect(try allEntries(reopened) == makeEntries(1, 11))
     }
 

@@ -20,7 +20,7 @@ import Testing
         log.close()
         let segment = directory + "/log/seg-00000000000000000001.log"
         let file = try fileSystem.open(segment, create: false)
-        try file.truncate(to: try file.size() - 7)
+        try file.truncate(to: dataEnd(try file.read(at: 0, count: try file.size())) - 7)
         file.close()
         let reopened = try SegmentedLog.open(directory: directory + "/log", fileSystem: fileSystem)
         #expect(reopened.recovery.tornTail?.file == segment)

@@ -23,7 +23,8 @@ import Testing
             var damaged = pristine
             for _ in 0..<(1 + Int(generator.next() % 3)) { Self.damage(&damaged, &generator) }
             fileSystem.setContents(of: path, to: damaged)
-            let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+            let reopened = try SegmentedLog.open(
+                directory: "/data/log", fileSystem: fileSystem, options: testLogOptions())
             let served = (try? allEntries(reopened)) ?? []
             #expect(served == Array(original.prefix(served.count)))
             if case .untrusted(let corruption) = reopened.health {

@@ -72,7 +72,7 @@ import Testing
             try log.appendBatch([.entries(makeEntries(10, 10, term: 4)), .entries(makeEntries(10, 10, term: 1))])
         }
         fileSystem.crash()
-        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem, options: testLogOptions())
         #expect(try allEntries(reopened) == expected)
     }
 
@@ -93,7 +93,7 @@ import Testing
         let saved = HardState(term: Term(7), vote: NodeID(3), commit: LogIndex(0))
         try log.saveHardState(saved)
         fileSystem.crash()
-        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+        let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem, options: testLogOptions())
         #expect(reopened.hardState == saved)
         #expect(!fileSystem.exists("/data/log/state.tmp"))
     }
@@ -108,7 +108,8 @@ import Testing
             try log.saveHardState(old)
             fileSystem.crashAtNextSync(.keepUnsyncedBytes(path: "/data/log/state.tmp", bytes: keep))
             #expect(throws: LogError.self) { try log.saveHardState(new) }
-            let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+            let reopened = try SegmentedLog.open(
+                directory: "/data/log", fileSystem: fileSystem, options: testLogOptions())
             #expect(reopened.health == .healthy, "keep \(keep)")
             #expect(reopened.hardState == old, "keep \(keep)")
         }
@@ -117,7 +118,8 @@ import Testing
             try log.saveHardState(old)
             fileSystem.crashAtNextSync(.dropUnsynced, pathContaining: "/data/log", skipping: skip)
             #expect(throws: LogError.self) { try log.saveHardState(new) }
-            let reopened = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem)
+            let reopened = try SegmentedLog.open(
+                directory: "/data/log", fileSystem: fileSystem, options: testLogOptions())
             #expect(reopened.health == .healthy)
             #expect(reopened.hardState == old || reopened.hardState == new)
         }
@@ -134,7 +136,7 @@ import Testing
         for block in blocks { try follower.appendVerifiedBlock(block.bytes) }
         #expect(try allEntries(follower) == allEntries(leader))
         let segment = try #require(followerFS.contents(of: "/data/log/seg-00000000000000000001.log"))
-        #expect(Array(segment[24...]) == blocks.flatMap(\.bytes))
+        #expect(Array(segment[24..<dataEnd(segment)]) == blocks.flatMap(\.bytes))
         var damaged = blocks[0].bytes
         damaged[damaged.count - 1] ^= 1
         #expect(throws: LogError.self) { try follower.appendVerifiedBlock(damaged) }

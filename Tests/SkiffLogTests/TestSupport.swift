@@ -22,9 +22,17 @@ func makeEntries(_ first: UInt64, _ last: UInt64, term: UInt64 = 1, size: Int = 
     }
 }
 
+/// Log options for the simulated file system: 4 KiB preallocation steps instead of 1 MiB, so that tests stay
+/// fast in debug builds and cross many step boundaries.
+func testLogOptions() -> LogOptions {
+    var options = LogOptions()
+    options.preallocateBytes = 4096
+    return options
+}
+
 /// A fresh log directory on a new simulated file system.
 func makeSimLog(
-    seed: UInt64 = 1, options: LogOptions = LogOptions()
+    seed: UInt64 = 1, options: LogOptions = testLogOptions()
 ) throws -> (SimFileSystem, SegmentedLog) {
     let fileSystem = SimFileSystem(seed: seed)
     let log = try SegmentedLog.open(directory: "/data/log", fileSystem: fileSystem, options: options)
@@ -33,7 +41,7 @@ func makeSimLog(
 
 /// Small segments so tests roll over quickly.
 func smallSegments(_ bytes: Int = 4096) -> LogOptions {
-    var options = LogOptions()
+    var options = testLogOptions()
     options.segmentBytesMax = bytes
     return options
 }
@@ -41,4 +49,10 @@ func smallSegments(_ bytes: Int = 4096) -> LogOptions {
 /// Every entry of the log.
 func allEntries(_ log: SegmentedLog) throws -> [Entry] {
     try log.entries(log.firstIndex..<log.lastIndex.next)
+}
+
+/// Where a segment's data ends: after its last non-zero byte (the zeros after it are preallocated space; test
+/// payloads never end a block with a zero byte).
+func dataEnd(_ segment: [UInt8]) -> Int {
+    (segment.lastIndex { $0 != 0 } ?? -1) + 1
 }
