@@ -38,11 +38,14 @@ struct CoreState {
     /// Sends ledger call `opID` on `connection`.
     mutating func send(_ opID: UInt64, on connection: WireConnection) {
         let requestID = RequestID(allocateID())
-        pending[opID]!.sentOn = connection.id
-        pending[opID]!.everSent = true
-        pending[opID]!.sends += 1
+        // Through the index, in place: `pending[opID]!` would copy the whole call for each field.
+        let index = pending.index(forKey: opID)!
+        pending.values[index].sentOn = connection.id
+        pending.values[index].everSent = true
+        pending.values[index].sends += 1
+        let frame = pending.values[index].request.frame(id: requestID)
         byRequestID[requestID] = opID
-        connection.send(pending[opID]!.request.frame(id: requestID))
+        connection.send(frame)
     }
 
     /// Sends every unsent call, oldest first.
