@@ -58,6 +58,32 @@ func sampleCommands() -> [Command] {
     }
 }
 
+/// `encode(appendingTo:)` appends exactly `encoded()` after what the buffer held, and a command decodes from a
+/// slice in the middle of a larger buffer (as the server reads it from a proposal envelope) without a copy.
+@Test func commandEncodesInPlaceAndDecodesFromSlice() throws {
+    let header: [UInt8] = [9, 8, 7]
+    for command in sampleCommands() {
+        var bytes = header
+        command.encode(appendingTo: &bytes)
+        #expect(Array(bytes.prefix(header.count)) == header)
+        #expect(Array(bytes.dropFirst(header.count)) == command.encoded())
+        let slice = bytes[header.count...]
+        #expect(try Command.decode(slice) == command)
+        // Trailing bytes after the command are still refused when decoding from a slice.
+        let padded = (bytes + [0])[header.count...]
+        #expect(throws: BrokerError.self) { try Command.decode(padded) }
+    }
+    // Error positions count from the slice's start (byte 1: the tag after the version), not from the buffer's.
+    let truncated = (header + [Command.codecVersion])[header.count...]
+    do {
+        _ = try Command.decode(truncated)
+        Issue.record("a truncated command was accepted")
+    } catch {
+        #expect(error.code == .malformedCommand)
+        #expect(error.message == "truncated at byte 1")
+    }
+}
+
 /// 100k random and mutated inputs never crash the decoder; anything it accepts re-encodes to the same bytes.
 @Test func decoderFuzz() {
     var random = SplitMix64(seed: 0x5eed)
