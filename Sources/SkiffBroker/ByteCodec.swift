@@ -148,7 +148,10 @@ struct ByteReader {
     mutating func string(max: Int) throws(BrokerError) -> String {
         let length = try count(max: max)
         defer { position += length }
-        guard let text = String(validating: bytes[position..<position + length], as: UTF8.self) else {
+        let raw = bytes[position..<position + length]
+        // ASCII is valid UTF-8, and names almost always are: skip the generic validator for them.
+        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
+        guard let text = String(validating: raw, as: UTF8.self) else {
             throw Self.malformed("invalid UTF-8 string before byte \(offset + length)")
         }
         return text

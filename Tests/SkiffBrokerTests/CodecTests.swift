@@ -84,6 +84,17 @@ func sampleCommands() -> [Command] {
     }
 }
 
+/// Names decode whether ASCII (fast path) or not, and invalid UTF-8 is a `malformedCommand` error.
+@Test func stringsAreValidatedUTF8() throws {
+    for name in ["queue-1", "", "file d’attente", "очередь", "🚀"] {
+        #expect(try Command.decode(Command.createNamespace(name).encoded()) == .createNamespace(name))
+    }
+    for invalid: [UInt8] in [[0xff], [0xc3], [0x61, 0x80], [0xed, 0xa0, 0x80]] {
+        let bytes = [Command.codecVersion, 3, UInt8(invalid.count)] + invalid
+        #expect(throws: BrokerError.self) { try Command.decode(bytes) }
+    }
+}
+
 /// 100k random and mutated inputs never crash the decoder; anything it accepts re-encodes to the same bytes.
 @Test func decoderFuzz() {
     var random = SplitMix64(seed: 0x5eed)
