@@ -70,7 +70,8 @@ extension BrokerStateMachine {
             }
         }
         let value = try body(&self)
-        producers.values[index].record(stamp.sequence, .ok(value), target: target, at: now)
+        // Looked up again: `body` may have changed the dictionary. The subscript's modify accessor works in place.
+        producers[id]!.record(stamp.sequence, .ok(value), target: target, at: now)
         tracker.entities.insert(.producer(id))
         return value
     }
