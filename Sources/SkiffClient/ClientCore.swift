@@ -72,6 +72,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             do { request = try build(&state) } catch { return .failure(error) }
             state.pending[opID] = PendingCall(
                 request: request, order: state.allocateID(), deadline: deadline, completion: completion)
+            state.deadlineFloor = min(state.deadlineFloor, deadline)
             if let connection = state.connection { state.send(opID, on: connection) }
             return .success(state.connection == nil)
         }
@@ -277,8 +278,17 @@ final class ClientCore: WireConnectionDelegate, Sendable {
         let now = NIODeadline.now()
         var actions = Actions()
         state.withLockedValue { state in
-            for (opID, call) in state.pending where call.deadline <= now {
-                state.pending.removeValue(forKey: opID)
+            // The sweep runs every few ms; it looks at the calls (copying each) only once the earliest deadline
+            // that may be pending has passed, and then recomputes that bound from the calls left.
+            guard state.deadlineFloor <= now else { return }
+            var expired: [UInt64] = []
+            var floor = NIODeadline.distantFuture
+            for (opID, call) in state.pending {
+                if call.deadline <= now { expired.append(opID) } else { floor = min(floor, call.deadline) }
+            }
+            state.deadlineFloor = floor
+            for opID in expired {
+                let call = state.pending.removeValue(forKey: opID)!
                 let error =
                     call.everSent
                     ? SkiffClientError(.timeout) : SkiffClientError(.unavailable("no leader reachable in time"))
@@ -300,7 +310,13 @@ struct Actions {
 /// A call in the ledger.
 struct PendingCall {
     /// Mutable only to renumber its producer sequence (see `CoreState.rewindSequences`).
-    var request: Request
+    var request: Request {
+        get { box.request }
+        set { box = RequestBox(newValue) }
+    }
+    /// The request behind one reference: reading a call out of the ledger copies it, and a copy then costs one
+    /// retain instead of one per field of the request.
+    private var box: RequestBox
     /// Assigned under the lock together with the request's sequence numbers; (re)sends follow it.
     let order: UInt64
     let deadline: NIODeadline
@@ -314,11 +330,18 @@ struct PendingCall {
     var rewinds = 0
 
     init(request: Request, order: UInt64, deadline: NIODeadline, completion: CallCompletion) {
-        self.request = request
+        self.box = RequestBox(request)
         self.order = order
         self.deadline = deadline
         self.completion = completion
     }
+}
+
+/// An immutable request, shared by the copies of one `PendingCall`.
+final class RequestBox: Sendable {
+    let request: Request
+
+    init(_ request: Request) { self.request = request }
 }
 
 /// Where a call's outcome goes: a suspended task, or a callback (calls submitted without suspending).

@@ -15,6 +15,9 @@ struct CoreState {
     /// Client addresses of the members from the latest cluster status.
     var memberAddresses: [String] = []
     var pending: [UInt64: PendingCall] = [:]
+    /// No call in `pending` has an earlier deadline (a lower bound: removals do not raise it; the deadline sweep
+    /// recomputes it when it passes).
+    var deadlineFloor = NIODeadline.distantFuture
     /// Wire request id of each sent ledger call → its op id.
     var byRequestID: [RequestID: UInt64] = [:]
     var direct: [RequestID: DirectCall] = [:]
@@ -38,7 +41,7 @@ struct CoreState {
     /// Sends ledger call `opID` on `connection`.
     mutating func send(_ opID: UInt64, on connection: WireConnection) {
         let requestID = RequestID(allocateID())
-        // Through the index, in place: `pending[opID]!` would copy the whole call for each field.
+        // One hash lookup for the four accesses; the mutations are in place.
         let index = pending.index(forKey: opID)!
         pending.values[index].sentOn = connection.id
         pending.values[index].everSent = true

@@ -84,4 +84,29 @@ import Testing
         #expect(Array(errors.keys) == [3], "the publish on the closed client fails through its callback")
         #expect(confirms.count == 2, "the refused batches never reached a callback")
     }
+
+    /// Publishes the server never answers time out through their callbacks, each once, including one sent after
+    /// an earlier one was answered and after a sweep found nothing to expire (the sweep's deadline bound moves).
+    @Test func unansweredPublishesTimeOutThroughTheCallback() async throws {
+        let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
+        defer { Task { await cluster.shutdown() } }
+        let client = try SkiffClient(
+            seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 1_000))
+        defer { client.close() }
+        let confirms = Confirms()
+        try await client.publish([OutgoingMessage(body: [0])], to: .queue("q")) { confirms.record(0, $0) }
+        try await confirms.wait(for: 1)
+        cluster.state.withLockedValue { $0.swallow = [.publish] }
+        try await Task.sleep(for: .milliseconds(100))
+        for index in 1...3 {
+            try await client.publish([OutgoingMessage(body: [UInt8(index)])], to: .queue("q")) {
+                confirms.record(index, $0)
+            }
+        }
+        try await confirms.wait(for: 4)
+        let (ids, errors) = confirms.state.withLockedValue { ($0.ids, $0.errors) }
+        #expect(Array(ids.keys) == [0])
+        #expect(errors.keys.sorted() == [1, 2, 3])
+        #expect(errors.values.allSatisfy { $0 == "\(SkiffClientError(.timeout))" }, "\(errors)")
+    }
 }
