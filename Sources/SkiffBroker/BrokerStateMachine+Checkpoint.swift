@@ -58,9 +58,16 @@ extension BrokerStateMachine {
     /// Writing the returned delta gives exactly the statements `takeCheckpointDelta()` would have returned.
     public mutating func detachCheckpointDelta() -> CheckpointDelta {
         let delta = makeCheckpointDelta()
+        // The next delta is likely as large as this one: room for it up front spares the message table's
+        // rehashes as it grows (bounded, so one huge delta does not pin memory).
+        let expected = min(tracker.messages.count, Self.trackedMessagesReserveMax)
         tracker = CheckpointTracker()
+        tracker.messages.reserveCapacity(expected)
         return delta
     }
+
+    /// The most message rows the tracker reserves room for after a checkpoint.
+    static let trackedMessagesReserveMax = 65_536
 
     private func makeCheckpointDelta() -> CheckpointDelta {
         let entities = tracker.entities.sorted().map { key in (key: key.rowKey, row: encodeEntity(key)) }

@@ -53,45 +53,68 @@ extension BrokerStateMachine {
 
     /// Runs `body` once per (producer, target, sequence). A duplicate within the window gets the original result;
     /// an older one `staleSequence`; a skipped number `sequenceGap`. Failed commands do not consume a sequence.
+    ///
+    /// The checks read the producer state without copying it, and the window is updated in place, so the
+    /// bookkeeping costs O(window) per command whatever the number of targets.
     private mutating func idempotent(
         _ stamp: ProducerStamp, target: String, _ body: (inout Self) throws(BrokerError) -> ResultValue
     ) throws(BrokerError) -> ResultValue {
         let id = stamp.producer.rawValue
-        guard let producer = producers[id] else {
+        guard let index = producers.index(forKey: id) else {
             throw BrokerError(.producerNotFound, "producer \(stamp.producer) unknown (expired or never allocated)")
         }
-        let window = producer.targets[target]
-        if let window {
-            if stamp.sequence <= window.lastSequence {
-                if let stored = window.results.first(where: { $0.sequence == stamp.sequence }) {
-                    switch stored.result {
-                    case .ok(let value): return value
-                    case .error(let error): throw error
-                    }
-                }
-                throw BrokerError(
-                    .staleSequence, "sequence \(stamp.sequence) is older than the remembered window for \(target)")
+        if let stored = try checkSequence(stamp, target: target, producer: producers.values[index]) {
+            switch stored {
+            case .ok(let value): return value
+            case .error(let error): throw error
             }
-            guard stamp.sequence == window.lastSequence &+ 1 else {
-                throw BrokerError(
-                    .sequenceGap, "sequence \(stamp.sequence) for \(target), expected \(window.lastSequence &+ 1)")
-            }
-        } else {
+        }
+        let value = try body(&self)
+        // Looked up again: `body` may have changed the dictionary. The subscript's modify accessor works in place.
+        producers[id]!.record(stamp.sequence, .ok(value), target: target, at: now)
+        tracker.entities.insert(.producer(id))
+        return value
+    }
+
+    /// The remembered result of a duplicate, nil for the next sequence, or the error for any other number.
+    private func checkSequence(
+        _ stamp: ProducerStamp, target: String, producer: borrowing ProducerState
+    ) throws(BrokerError) -> CommandResult? {
+        guard let window = producer.targets[target] else {
             guard stamp.sequence == 0 else {
                 throw BrokerError(.sequenceGap, "sequence \(stamp.sequence) for \(target), expected 0")
             }
             guard producer.targets.count < Self.producerTargetsMax else {
                 throw limit("producer \(stamp.producer) tracks \(Self.producerTargetsMax) targets")
             }
+            return nil
         }
-        let value = try body(&self)
-        var updated = window ?? SequenceWindow(lastSequence: 0, results: [])
-        updated.lastSequence = stamp.sequence
-        updated.results.append(StoredResult(sequence: stamp.sequence, result: .ok(value)))
-        if updated.results.count > BrokerLimits.producerResultWindow { updated.results.removeFirst() }
-        producers[id]!.targets[target] = updated
-        producers[id]!.lastUsed = now
-        tracker.entities.insert(.producer(id))
-        return value
+        if stamp.sequence <= window.lastSequence {
+            if let stored = window.results.first(where: { $0.sequence == stamp.sequence }) { return stored.result }
+            throw BrokerError(
+                .staleSequence, "sequence \(stamp.sequence) is older than the remembered window for \(target)")
+        }
+        guard stamp.sequence == window.lastSequence &+ 1 else {
+            throw BrokerError(
+                .sequenceGap, "sequence \(stamp.sequence) for \(target), expected \(window.lastSequence &+ 1)")
+        }
+        return nil
+    }
+}
+
+extension ProducerState {
+    /// Remembers an accepted command's result for `target`, in place, keeping the last
+    /// `BrokerLimits.producerResultWindow` results.
+    mutating func record(_ sequence: UInt64, _ result: CommandResult, target: String, at now: Int64) {
+        lastUsed = now
+        targets[target, default: SequenceWindow(lastSequence: sequence, results: [])].advance(to: sequence, result)
+    }
+}
+
+extension SequenceWindow {
+    mutating func advance(to sequence: UInt64, _ result: CommandResult) {
+        lastSequence = sequence
+        if results.count >= BrokerLimits.producerResultWindow { results.removeFirst() }
+        results.append(StoredResult(sequence: sequence, result: result))
     }
 }

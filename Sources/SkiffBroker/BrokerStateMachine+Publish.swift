@@ -118,7 +118,8 @@ extension BrokerStateMachine {
     private mutating func store(
         _ message: OutgoingMessage, payload: Payload, seq: UInt64, visibleAt: Int64, queue id: UInt32
     ) {
-        let queueTTL = queues[id]!.arguments.messageTTLMs
+        // Read through the index: `queues[id]!` would copy the whole queue state for one field.
+        let queueTTL = queues.values[queues.index(forKey: id)!].arguments.messageTTLMs
         let ttl: Int64? =
             switch (message.ttlMs, queueTTL) {
             case (let a?, let b?): min(a, b)

@@ -66,21 +66,28 @@ struct ByteWriter {
 }
 
 struct ByteReader {
-    private let bytes: [UInt8]
+    private let bytes: ArraySlice<UInt8>
     private var position: Int
 
     init(_ bytes: [UInt8]) {
-        self.bytes = bytes
-        self.position = 0
+        self.init(bytes[...])
     }
 
-    var isAtEnd: Bool { position == bytes.count }
-    var remaining: Int { bytes.count - position }
+    /// Reads a slice in place; positions in error messages count from the slice's start.
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        self.position = bytes.startIndex
+    }
+
+    var isAtEnd: Bool { position == bytes.endIndex }
+    var remaining: Int { bytes.endIndex - position }
+    /// The read position from the start of the input, for error messages.
+    private var offset: Int { position - bytes.startIndex }
 
     static func malformed(_ what: String) -> BrokerError { BrokerError(.malformedCommand, what) }
 
     mutating func u8() throws(BrokerError) -> UInt8 {
-        guard position < bytes.count else { throw Self.malformed("truncated at byte \(position)") }
+        guard position < bytes.endIndex else { throw Self.malformed("truncated at byte \(offset)") }
         defer { position += 1 }
         return bytes[position]
     }
@@ -89,7 +96,7 @@ struct ByteReader {
         switch try u8() {
         case 0: return false
         case 1: return true
-        case let other: throw Self.malformed("bad boolean \(other) at byte \(position - 1)")
+        case let other: throw Self.malformed("bad boolean \(other) at byte \(offset - 1)")
         }
     }
 
@@ -98,11 +105,11 @@ struct ByteReader {
         var shift: UInt64 = 0
         while true {
             let byte = try u8()
-            if shift == 63 && byte > 1 { throw Self.malformed("varint overflow at byte \(position - 1)") }
+            if shift == 63 && byte > 1 { throw Self.malformed("varint overflow at byte \(offset - 1)") }
             result |= UInt64(byte & 0x7f) << shift
             if byte & 0x80 == 0 { return result }
             shift += 7
-            if shift > 63 { throw Self.malformed("varint too long at byte \(position - 1)") }
+            if shift > 63 { throw Self.malformed("varint too long at byte \(offset - 1)") }
         }
     }
 
@@ -139,9 +146,13 @@ struct ByteReader {
     }
 
     mutating func string(max: Int) throws(BrokerError) -> String {
-        let raw = try blob(max: max)
+        let length = try count(max: max)
+        defer { position += length }
+        let raw = bytes[position..<position + length]
+        // ASCII is valid UTF-8, and names almost always are: skip the generic validator for them.
+        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
         guard let text = String(validating: raw, as: UTF8.self) else {
-            throw Self.malformed("invalid UTF-8 string before byte \(position)")
+            throw Self.malformed("invalid UTF-8 string before byte \(offset + length)")
         }
         return text
     }

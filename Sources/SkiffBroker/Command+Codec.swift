@@ -10,14 +10,29 @@ extension Command {
 
     /// The command's log bytes.
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter()
+        var bytes: [UInt8] = []
+        encode(appendingTo: &bytes)
+        return bytes
+    }
+
+    /// Appends the command's log bytes (exactly what `encoded()` returns) to `bytes`, with no intermediate
+    /// buffer: a caller that reserved room for a proposal's header and command copies each body once.
+    public func encode(appendingTo bytes: inout [UInt8]) {
+        var writer = ByteWriter(capacity: 0)
+        swap(&writer.bytes, &bytes)
         writer.u8(Self.codecVersion)
         write(to: &writer)
-        return writer.bytes
+        swap(&writer.bytes, &bytes)
     }
 
     /// Decodes log bytes produced by `encoded()`. Throws `malformedCommand` for anything else.
     public static func decode(_ bytes: [UInt8]) throws(BrokerError) -> Command {
+        try decode(bytes[...])
+    }
+
+    /// Decodes log bytes produced by `encoded()` from a slice (a command inside a larger entry), without copying
+    /// the slice first. Throws `malformedCommand` for anything else.
+    public static func decode(_ bytes: ArraySlice<UInt8>) throws(BrokerError) -> Command {
         var reader = ByteReader(bytes)
         let version = try reader.u8()
         guard version == codecVersion else { throw ByteReader.malformed("unknown command codec version \(version)") }

@@ -138,7 +138,9 @@ extension ClientCore {
 
     func deliver(_ delivery: Delivery, from connection: WireConnection) {
         let continuation = state.withLockedValue { state in
-            state.subscriptionByServerID[delivery.subscriptionID].flatMap { state.subscriptions[$0]?.continuation }
+            // Through the index: `subscriptions[id]?` would copy the whole subscription state per delivery.
+            state.subscriptionByServerID[delivery.subscriptionID].flatMap { state.subscriptions.index(forKey: $0) }
+                .map { state.subscriptions.values[$0].continuation }
         }
         guard let continuation else {
             logger.debug("delivery for unknown subscription", metadata: ["subscription": "\(delivery.subscriptionID)"])

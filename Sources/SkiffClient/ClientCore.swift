@@ -38,33 +38,53 @@ final class ClientCore: WireConnectionDelegate, Sendable {
         let opID = state.withLockedValue { $0.allocateID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Response, any Error>) in
-                let deadline = NIODeadline.now() + .milliseconds(configuration.requestTimeoutMs)
-                let outcome: Result<Bool, any Error> = state.withLockedValue { state in
-                    if state.closed { return .failure(SkiffClientError(.closed)) }
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    guard state.pending.count < configuration.pendingCallsMax else {
-                        return .failure(SkiffClientError(.invalidArgument("too many calls in flight")))
-                    }
-                    let request: Request
-                    do { request = try build(&state) } catch { return .failure(error) }
-                    state.pending[opID] = PendingCall(
-                        request: request, order: state.allocateID(), deadline: deadline, continuation: continuation)
-                    if let connection = state.connection { state.send(opID, on: connection) }
-                    return .success(state.connection == nil)
-                }
-                switch outcome {
-                case .failure(let error): continuation.resume(throwing: error)
-                case .success(let needsConnection): if needsConnection { ensureConnecting() }
-                }
+                enqueue(opID, build: build, completion: .continuation(continuation))
             }
         } onCancel: {
             cancel(opID)
         }
     }
 
+    /// Like `call(_:)`, but does not suspend: the call joins the ledger (in order with every other call) and
+    /// `completion` runs exactly once, on a client thread, with its outcome. Pipelined publishers use it to
+    /// avoid a task and a continuation per request. There is no task to cancel; the request timeout applies.
+    func submit(
+        _ build: (inout CoreState) throws -> Request,
+        completion: @escaping @Sendable (Result<Response, any Error>) -> Void
+    ) {
+        let opID = state.withLockedValue { $0.allocateID() }
+        enqueue(opID, build: build, completion: .callback(completion))
+    }
+
+    /// Puts a call in the ledger and sends it if a leader connection is up; fails `completion` at once if the
+    /// client is closed, the caller is cancelled, the ledger is full or `build` throws.
+    private func enqueue(
+        _ opID: UInt64, build: (inout CoreState) throws -> Request, completion: CallCompletion
+    ) {
+        let deadline = NIODeadline.now() + .milliseconds(configuration.requestTimeoutMs)
+        let outcome: Result<Bool, any Error> = state.withLockedValue { state in
+            if state.closed { return .failure(SkiffClientError(.closed)) }
+            if Task.isCancelled { return .failure(CancellationError()) }
+            guard state.pending.count < configuration.pendingCallsMax else {
+                return .failure(SkiffClientError(.invalidArgument("too many calls in flight")))
+            }
+            let request: Request
+            do { request = try build(&state) } catch { return .failure(error) }
+            state.pending[opID] = PendingCall(
+                request: request, order: state.allocateID(), deadline: deadline, completion: completion)
+            state.deadlineFloor = min(state.deadlineFloor, deadline)
+            if let connection = state.connection { state.send(opID, on: connection) }
+            return .success(state.connection == nil)
+        }
+        switch outcome {
+        case .failure(let error): completion.complete(.failure(error))
+        case .success(let needsConnection): if needsConnection { ensureConnecting() }
+        }
+    }
+
     private func cancel(_ opID: UInt64) {
         let call = state.withLockedValue { $0.pending.removeValue(forKey: opID) }
-        call?.continuation.resume(throwing: CancellationError())
+        call?.completion.complete(.failure(CancellationError()))
     }
 
     /// Sends one request on one specific connection, bypassing the ledger (handshake, subscriptions).
@@ -103,7 +123,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
         state.withLockedValue { state in
             if let waiter = state.direct.removeValue(forKey: requestID) {
                 waiter.onResponse?(&state, response)
-                actions.resume.append((waiter.continuation, .success(response)))
+                actions.resume.append((.continuation(waiter.continuation), .success(response)))
                 return
             }
             guard let opID = state.byRequestID.removeValue(forKey: requestID),
@@ -123,7 +143,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
         guard case .error(let error) = response else {
             let call = state.pending.removeValue(forKey: opID)!
             state.confirmSequences(of: call.request)
-            actions.resume.append((call.continuation, .success(response)))
+            actions.resume.append((call.completion, .success(response)))
             return
         }
         let call = state.pending[opID]!
@@ -158,14 +178,14 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             if let stored = call.request.forgottenDuplicateResponse {
                 state.pending.removeValue(forKey: opID)
                 state.confirmSequences(of: call.request)
-                actions.resume.append((call.continuation, .success(stored)))
+                actions.resume.append((call.completion, .success(stored)))
             } else {
                 state.pending.removeValue(forKey: opID)
-                actions.resume.append((call.continuation, .failure(SkiffClientError(.server(error)))))
+                actions.resume.append((call.completion, .failure(SkiffClientError(.server(error)))))
             }
         default:
             state.pending.removeValue(forKey: opID)
-            actions.resume.append((call.continuation, .failure(SkiffClientError(.server(error)))))
+            actions.resume.append((call.completion, .failure(SkiffClientError(.server(error)))))
         }
     }
 
@@ -182,7 +202,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
         let wasCurrent = state.withLockedValue { state -> Bool in
             for (requestID, waiter) in state.direct where waiter.connectionID == connection.id {
                 state.direct.removeValue(forKey: requestID)
-                actions.resume.append((waiter.continuation, .failure(SkiffClientError(.connectionLost))))
+                actions.resume.append((.continuation(waiter.continuation), .failure(SkiffClientError(.connectionLost))))
             }
             if state.leaderHint == connection.address { state.leaderHint = nil }
             let wasDraining = state.draining.removeValue(forKey: connection.id) != nil
@@ -193,7 +213,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
                     state.pending[opID]!.sentOn = nil
                 } else {
                     state.pending.removeValue(forKey: opID)
-                    actions.resume.append((call.continuation, .failure(SkiffClientError(.connectionLost))))
+                    actions.resume.append((call.completion, .failure(SkiffClientError(.connectionLost))))
                 }
             }
             state.dropSubscriptions(onConnection: connection.id)
@@ -209,12 +229,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
 
     func perform(_ actions: Actions) {
         for connection in actions.close { connection.close() }
-        for (continuation, result) in actions.resume {
-            switch result {
-            case .success(let response): continuation.resume(returning: response)
-            case .failure(let error): continuation.resume(throwing: error)
-            }
-        }
+        for (completion, result) in actions.resume { completion.complete(result) }
         if actions.resendLater { scheduleResend() }
         if actions.reconnect { ensureConnecting() }
     }
@@ -239,10 +254,10 @@ final class ClientCore: WireConnectionDelegate, Sendable {
             guard !state.closed else { return nil }
             state.closed = true
             for (_, call) in state.pending {
-                actions.resume.append((call.continuation, .failure(SkiffClientError(.closed))))
+                actions.resume.append((call.completion, .failure(SkiffClientError(.closed))))
             }
             for (_, waiter) in state.direct {
-                actions.resume.append((waiter.continuation, .failure(SkiffClientError(.closed))))
+                actions.resume.append((.continuation(waiter.continuation), .failure(SkiffClientError(.closed))))
             }
             // Finished after the lock is released: finishing runs the stream's termination handler, which
             // takes the lock to unsubscribe.
@@ -263,12 +278,21 @@ final class ClientCore: WireConnectionDelegate, Sendable {
         let now = NIODeadline.now()
         var actions = Actions()
         state.withLockedValue { state in
-            for (opID, call) in state.pending where call.deadline <= now {
-                state.pending.removeValue(forKey: opID)
+            // The sweep runs every few ms; it looks at the calls (copying each) only once the earliest deadline
+            // that may be pending has passed, and then recomputes that bound from the calls left.
+            guard state.deadlineFloor <= now else { return }
+            var expired: [UInt64] = []
+            var floor = NIODeadline.distantFuture
+            for (opID, call) in state.pending {
+                if call.deadline <= now { expired.append(opID) } else { floor = min(floor, call.deadline) }
+            }
+            state.deadlineFloor = floor
+            for opID in expired {
+                let call = state.pending.removeValue(forKey: opID)!
                 let error =
                     call.everSent
                     ? SkiffClientError(.timeout) : SkiffClientError(.unavailable("no leader reachable in time"))
-                actions.resume.append((call.continuation, .failure(error)))
+                actions.resume.append((call.completion, .failure(error)))
             }
         }
         perform(actions)
@@ -277,7 +301,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
 
 /// Work collected under the lock and carried out after it is released.
 struct Actions {
-    var resume: [(CheckedContinuation<Response, any Error>, Result<Response, any Error>)] = []
+    var resume: [(CallCompletion, Result<Response, any Error>)] = []
     var close: [WireConnection] = []
     var resendLater = false
     var reconnect = false
@@ -286,11 +310,17 @@ struct Actions {
 /// A call in the ledger.
 struct PendingCall {
     /// Mutable only to renumber its producer sequence (see `CoreState.rewindSequences`).
-    var request: Request
+    var request: Request {
+        get { box.request }
+        set { box = RequestBox(newValue) }
+    }
+    /// The request behind one reference: reading a call out of the ledger copies it, and a copy then costs one
+    /// retain instead of one per field of the request.
+    private var box: RequestBox
     /// Assigned under the lock together with the request's sequence numbers; (re)sends follow it.
     let order: UInt64
     let deadline: NIODeadline
-    let continuation: CheckedContinuation<Response, any Error>
+    let completion: CallCompletion
     /// The connection it was last sent on, or nil while it waits to be (re)sent.
     var sentOn: UInt64?
     var everSent = false
@@ -299,13 +329,32 @@ struct PendingCall {
     /// How many sequence rewinds it triggered.
     var rewinds = 0
 
-    init(
-        request: Request, order: UInt64, deadline: NIODeadline, continuation: CheckedContinuation<Response, any Error>
-    ) {
-        self.request = request
+    init(request: Request, order: UInt64, deadline: NIODeadline, completion: CallCompletion) {
+        self.box = RequestBox(request)
         self.order = order
         self.deadline = deadline
-        self.continuation = continuation
+        self.completion = completion
+    }
+}
+
+/// An immutable request, shared by the copies of one `PendingCall`.
+final class RequestBox: Sendable {
+    let request: Request
+
+    init(_ request: Request) { self.request = request }
+}
+
+/// Where a call's outcome goes: a suspended task, or a callback (calls submitted without suspending).
+enum CallCompletion: Sendable {
+    case continuation(CheckedContinuation<Response, any Error>)
+    case callback(@Sendable (Result<Response, any Error>) -> Void)
+
+    /// Delivers the outcome. Each call's completion runs exactly once (the ledger removes the call first).
+    func complete(_ result: Result<Response, any Error>) {
+        switch self {
+        case .continuation(let continuation): continuation.resume(with: result)
+        case .callback(let callback): callback(result)
+        }
     }
 }
 

@@ -15,6 +15,9 @@ struct CoreState {
     /// Client addresses of the members from the latest cluster status.
     var memberAddresses: [String] = []
     var pending: [UInt64: PendingCall] = [:]
+    /// No call in `pending` has an earlier deadline (a lower bound: removals do not raise it; the deadline sweep
+    /// recomputes it when it passes).
+    var deadlineFloor = NIODeadline.distantFuture
     /// Wire request id of each sent ledger call → its op id.
     var byRequestID: [RequestID: UInt64] = [:]
     var direct: [RequestID: DirectCall] = [:]
@@ -38,11 +41,14 @@ struct CoreState {
     /// Sends ledger call `opID` on `connection`.
     mutating func send(_ opID: UInt64, on connection: WireConnection) {
         let requestID = RequestID(allocateID())
-        pending[opID]!.sentOn = connection.id
-        pending[opID]!.everSent = true
-        pending[opID]!.sends += 1
+        // One hash lookup for the four accesses; the mutations are in place.
+        let index = pending.index(forKey: opID)!
+        pending.values[index].sentOn = connection.id
+        pending.values[index].everSent = true
+        pending.values[index].sends += 1
+        let frame = pending.values[index].request.frame(id: requestID)
         byRequestID[requestID] = opID
-        connection.send(pending[opID]!.request.frame(id: requestID))
+        connection.send(frame)
     }
 
     /// Sends every unsent call, oldest first.

@@ -20,19 +20,62 @@ extension SkiffClient {
     public func publish(
         _ messages: [OutgoingMessage], to target: PublishTarget, namespace: String? = nil
     ) async throws -> [MessageID] {
+        let namespace = namespace ?? self.namespace
+        try Self.checkBatch(messages)
+        let producerID = try await producerID()
+        let response = try await core.call { state in
+            Self.stampedPublish(messages, to: target, namespace: namespace, producerID: producerID, state: &state)
+        }
+        return try Self.messageIDs(in: response, count: messages.count)
+    }
+
+    /// Publishes messages as one atomic batch without waiting for the confirm: returns as soon as the batch is in
+    /// the client's ledger, and `onConfirm` runs exactly once, on a client thread, with one id per message after
+    /// the cluster committed the batch, or with the error. Same guarantees as `publish(_:to:namespace:)`: the
+    /// batch is stamped with this client's producer id and the next sequence numbers for the target, resent after
+    /// a failover, and stored once. Batches reach the leader in call order.
+    ///
+    /// This is the pipelined path: no task and no continuation per batch. The caller bounds how many batches it
+    /// leaves unconfirmed (the ledger refuses calls beyond `Configuration.pendingCallsMax`, through `onConfirm`).
+    /// `onConfirm` must not block; it may call this method again.
+    ///
+    /// Throws only what can be known at once: an empty batch, a bad priority, or no producer id obtainable.
+    public func publish(
+        _ messages: [OutgoingMessage], to target: PublishTarget, namespace: String? = nil,
+        onConfirm: @escaping @Sendable (Result<[MessageID], any Error>) -> Void
+    ) async throws {
+        let namespace = namespace ?? self.namespace
+        try Self.checkBatch(messages)
+        let producerID = try await producerID()
+        let count = messages.count
+        core.submit(
+            { state in
+                Self.stampedPublish(messages, to: target, namespace: namespace, producerID: producerID, state: &state)
+            },
+            completion: { result in
+                onConfirm(result.flatMap { response in Result { try Self.messageIDs(in: response, count: count) } })
+            })
+    }
+
+    private static func checkBatch(_ messages: [OutgoingMessage]) throws(SkiffClientError) {
         guard !messages.isEmpty else { throw SkiffClientError(.invalidArgument("empty batch")) }
         for message in messages where message.priority > 9 {
             throw SkiffClientError(.invalidArgument("priority \(message.priority) is above 9"))
         }
-        let namespace = namespace ?? self.namespace
-        let producerID = try await producerID()
-        let key = PublishRequest.sequenceKey(namespace, target)
-        let response = try await core.call { state in
-            let sequence = state.takeSequences(key, count: messages.count)
-            let stamp = ProducerStamp(producerID: producerID, sequence: sequence)
-            return .publish(PublishRequest(namespace: namespace, target: target, producer: stamp, messages: messages))
-        }
-        guard case .published(let result) = response, result.messageIDs.count == messages.count else {
+    }
+
+    /// The publish request with the target's next sequence numbers, taken under the ledger lock.
+    private static func stampedPublish(
+        _ messages: [OutgoingMessage], to target: PublishTarget, namespace: String, producerID: ProducerID,
+        state: inout CoreState
+    ) -> Request {
+        let sequence = state.takeSequences(PublishRequest.sequenceKey(namespace, target), count: messages.count)
+        let stamp = ProducerStamp(producerID: producerID, sequence: sequence)
+        return .publish(PublishRequest(namespace: namespace, target: target, producer: stamp, messages: messages))
+    }
+
+    private static func messageIDs(in response: Response, count: Int) throws(SkiffClientError) -> [MessageID] {
+        guard case .published(let result) = response, result.messageIDs.count == count else {
             throw SkiffClientError(.protocolViolation("unexpected \(response.opcode) answer to publish"))
         }
         return result.messageIDs

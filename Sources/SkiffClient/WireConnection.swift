@@ -115,6 +115,8 @@ final class WireClientHandler: ChannelInboundHandler, @unchecked Sendable {
     private let box: ConnectionBox
     private let delegate: any WireConnectionDelegate
     private var context: ChannelHandlerContext?
+    /// The frame encoder's context: bytes written from it skip the encoder (they are frames already).
+    private var encoderContext: ChannelHandlerContext?
     private var closedReported = false
     private var closeError: (any Error)?
 
@@ -123,15 +125,27 @@ final class WireClientHandler: ChannelInboundHandler, @unchecked Sendable {
         self.delegate = delegate
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        encoderContext = try? context.pipeline.syncOperations.context(
+            handlerType: MessageToByteHandler<WireFrameEncoder>.self)
+    }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        encoderContext = nil
+    }
 
-    /// Writes frames in order and flushes once.
+    /// Writes frames in order, encoded into one buffer, and flushes once.
     func write(_ frames: [Frame]) {
         guard let context else { return }
-        for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
-        context.flush()
+        guard let encoderContext else {
+            for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
+            return context.flush()
+        }
+        var bytes = context.channel.allocator.buffer(capacity: frames.reduce(0) { $0 + $1.encodedBytes })
+        for frame in frames { frame.write(to: &bytes) }
+        encoderContext.writeAndFlush(NIOAny(bytes), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

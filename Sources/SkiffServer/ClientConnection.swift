@@ -29,6 +29,15 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var idleTask: Scheduled<Void>?
     private var lastFrameAt = NIODeadline.now()
     private var dirty = false
+    /// Frames written since the last flush, encoded back to back: the socket gets one write per burst instead of
+    /// one pipeline pass and one buffer per frame.
+    private var outbound: ByteBuffer?
+    /// The frame encoder's context. Bytes written from it skip the encoder (they are frames already).
+    private var encoderContext: ChannelHandlerContext?
+    /// Encoded bytes held before they are handed to the channel (written, not flushed) within one burst.
+    static let outboundBytesSoftMax = 256 * 1024
+    /// Room reserved for a new burst.
+    static let outboundBytesInitial = 16 * 1024
     /// A connection with no complete frame for this long is closed (clients ping when idle).
     let idleTimeout: TimeAmount
 
@@ -42,6 +51,13 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         channel = context.channel
+        encoderContext = try? context.pipeline.syncOperations.context(
+            handlerType: MessageToByteHandler<WireFrameEncoder>.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        encoderContext = nil
+        outbound = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -109,16 +125,36 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Writes a response; flushed at the end of the read or apply batch.
     func reply(_ requestID: RequestID, _ response: Response) {
-        guard let channel, !closing else { return }
-        channel.write(response.frame(id: requestID), promise: nil)
-        markDirty()
+        guard channel != nil, !closing else { return }
+        write(response.frame(id: requestID))
     }
 
     /// Writes an unsolicited frame (delivery, checkback, subscription end).
     func push(_ push: Push) {
-        guard let channel, !closing else { return }
-        channel.write(push.frame, promise: nil)
+        guard channel != nil, !closing else { return }
+        write(push.frame)
+    }
+
+    /// Appends a frame to the burst; frames leave in the order they were written.
+    private func write(_ frame: Frame) {
+        guard let channel else { return }
+        guard encoderContext != nil else {
+            channel.write(frame, promise: nil)
+            return markDirty()
+        }
+        if outbound == nil {
+            outbound = channel.allocator.buffer(capacity: max(Self.outboundBytesInitial, frame.encodedBytes))
+        }
+        frame.write(to: &outbound!)
+        if outbound!.readableBytes >= Self.outboundBytesSoftMax { writeOutbound() }
         markDirty()
+    }
+
+    /// Hands the burst's bytes to the channel (not flushed).
+    private func writeOutbound() {
+        guard let bytes = outbound else { return }
+        outbound = nil
+        encoderContext?.write(NIOAny(bytes), promise: nil)
     }
 
     private func markDirty() {
@@ -130,6 +166,7 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
     func flushIfNeeded() {
         guard dirty else { return }
         dirty = false
+        writeOutbound()
         channel?.flush()
     }
 
@@ -137,6 +174,7 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
     func fail(_ error: WireError, requestID: RequestID) {
         guard let channel, !closing else { return }
         closing = true
+        writeOutbound()
         node.logger.info("closing client connection", metadata: ["connection": "\(id)", "error": "\(error)"])
         channel.writeAndFlush(Response.error(error).frame(id: requestID)).whenComplete { _ in
             channel.close(promise: nil)

@@ -53,7 +53,7 @@ extension Node {
         let data = ProposalEnvelope.encode(
             kind: .broker, proposer: config.nodeID, proposalID: proposalID, timeMs: stampTimeMs(),
             bodyCapacity: bytes + 64
-        ) { $0.append(contentsOf: command.encoded()) }
+        ) { command.encode(appendingTo: &$0) }
         do {
             try raft.propose(data)
         } catch {
@@ -104,7 +104,7 @@ extension Node {
         case .broker:
             let command: Command
             do {
-                command = try Command.decode(Array(envelope.body))
+                command = try Command.decode(envelope.body)
             } catch {
                 preconditionFailure("committed entry \(entry.index) holds an undecodable command: \(error)")
             }

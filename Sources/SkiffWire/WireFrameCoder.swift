@@ -60,12 +60,20 @@ public struct WireFrameEncoder: MessageToByteEncoder, Sendable {
     public init() {}
 
     public func encode(data: Frame, out: inout ByteBuffer) throws {
-        out.reserveCapacity(minimumWritableBytes: data.encodedBytes)
-        out.writeInteger(UInt32(WireProtocol.headerBytes + data.payload.count))
-        out.writeInteger(data.kind.rawValue)
-        out.writeInteger(UInt8(0))
-        out.writeInteger(data.opcode)
-        out.writeInteger(data.requestID.rawValue)
-        out.writeBytes(data.payload)
+        data.write(to: &out)
+    }
+}
+
+extension Frame {
+    /// Appends the frame's wire form (length prefix, header, payload) to `buffer`, exactly as `WireFrameEncoder`
+    /// writes it. Lets a sender encode a burst of frames into one buffer and hand the socket one write.
+    public func write(to buffer: inout ByteBuffer) {
+        buffer.reserveCapacity(minimumWritableBytes: encodedBytes)
+        buffer.writeInteger(UInt32(WireProtocol.headerBytes + payload.count))
+        buffer.writeInteger(kind.rawValue)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(opcode)
+        buffer.writeInteger(requestID.rawValue)
+        buffer.writeBytes(payload)
     }
 }

@@ -70,7 +70,10 @@ public struct WireReader: Sendable {
         let count = Int(try readUInt32(field))
         guard count <= WireProtocol.stringBytesMax else { throw FrameError(.invalidString(field: field)) }
         let start = try take(count, field)
-        guard let string = String(validating: bytes[start..<start + count], as: UTF8.self) else {
+        let raw = bytes[start..<start + count]
+        // ASCII is valid UTF-8, and names almost always are: skip the generic validator for them.
+        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
+        guard let string = String(validating: raw, as: UTF8.self) else {
             throw FrameError(.invalidString(field: field))
         }
         return string

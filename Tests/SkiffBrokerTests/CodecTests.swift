@@ -58,6 +58,43 @@ func sampleCommands() -> [Command] {
     }
 }
 
+/// `encode(appendingTo:)` appends exactly `encoded()` after what the buffer held, and a command decodes from a
+/// slice in the middle of a larger buffer (as the server reads it from a proposal envelope) without a copy.
+@Test func commandEncodesInPlaceAndDecodesFromSlice() throws {
+    let header: [UInt8] = [9, 8, 7]
+    for command in sampleCommands() {
+        var bytes = header
+        command.encode(appendingTo: &bytes)
+        #expect(Array(bytes.prefix(header.count)) == header)
+        #expect(Array(bytes.dropFirst(header.count)) == command.encoded())
+        let slice = bytes[header.count...]
+        #expect(try Command.decode(slice) == command)
+        // Trailing bytes after the command are still refused when decoding from a slice.
+        let padded = (bytes + [0])[header.count...]
+        #expect(throws: BrokerError.self) { try Command.decode(padded) }
+    }
+    // Error positions count from the slice's start (byte 1: the tag after the version), not from the buffer's.
+    let truncated = (header + [Command.codecVersion])[header.count...]
+    do {
+        _ = try Command.decode(truncated)
+        Issue.record("a truncated command was accepted")
+    } catch {
+        #expect(error.code == .malformedCommand)
+        #expect(error.message == "truncated at byte 1")
+    }
+}
+
+/// Names decode whether ASCII (fast path) or not, and invalid UTF-8 is a `malformedCommand` error.
+@Test func stringsAreValidatedUTF8() throws {
+    for name in ["queue-1", "", "file d’attente", "очередь", "🚀"] {
+        #expect(try Command.decode(Command.createNamespace(name).encoded()) == .createNamespace(name))
+    }
+    for invalid: [UInt8] in [[0xff], [0xc3], [0x61, 0x80], [0xed, 0xa0, 0x80]] {
+        let bytes = [Command.codecVersion, 3, UInt8(invalid.count)] + invalid
+        #expect(throws: BrokerError.self) { try Command.decode(bytes) }
+    }
+}
+
 /// 100k random and mutated inputs never crash the decoder; anything it accepts re-encodes to the same bytes.
 @Test func decoderFuzz() {
     var random = SplitMix64(seed: 0x5eed)

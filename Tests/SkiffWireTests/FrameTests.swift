@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import SkiffWire
@@ -70,5 +71,24 @@ import Testing
             [0, 0, 0, 0x23, 2, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0, 0, 2, 0x6e, 0x6f]
             + [0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 3, 0x68, 0x3a, 0x31]
         #expect(Response.error(error).frame(id: RequestID(9)).encoded() == expected)
+    }
+
+    /// Frames written back to back into one buffer (a burst) are byte for byte their `encoded()` forms, and the
+    /// stream decoder reads them back one by one, in order.
+    @Test func burstWriteMatchesEncodedFrames() throws {
+        let frames = [
+            Request.ping.frame(id: RequestID(1)),
+            Frame(kind: .response, opcode: 30, requestID: RequestID(2), payload: Array(repeating: 7, count: 1_500)),
+            Frame(kind: .push, opcode: 3, requestID: RequestID(0), payload: []),
+        ]
+        var buffer = ByteBuffer()
+        for frame in frames { frame.write(to: &buffer) }
+        #expect(Array(buffer.readableBytesView) == frames.flatMap { $0.encoded() })
+        var decoded: [Frame] = []
+        while let frame = try WireFrameDecoder.decodeFrame(&buffer, frameBytesMax: WireProtocol.frameBytesMaxDefault) {
+            decoded.append(frame)
+        }
+        #expect(decoded == frames)
+        #expect(buffer.readableBytes == 0)
     }
 }
