@@ -34,6 +34,7 @@ struct NodeStorage {
         let store = try NodeStore(directory: config.dataDirectory)
         var options = LogOptions()
         options.segmentBytesMax = config.segmentBytes
+        options.preallocateBytes = config.preallocateBytes
         options.blockCacheBytesMax = logCacheBytesMax
         let log = try SegmentedLog.open(directory: store.logDirectory, options: options)
         let report = log.recovery

@@ -42,6 +42,7 @@ extension ServerConfig {
         "storage.checkpoint_interval_ms": .integer,
         "storage.log_retain_entries": .integer,
         "storage.segment_bytes": .integer,
+        "storage.preallocate_bytes": .integer,
         "storage.snapshot_chunk_bytes": .integer,
         "client.frame_bytes_max": .integer,
         "client.idle_timeout_ms": .integer,
@@ -138,6 +139,7 @@ extension ServerConfig {
                 "storage.checkpoint_interval_ms", default: 30_000, range: 100...86_400_000),
             logRetainEntries: try v.integer("storage.log_retain_entries", default: 10_000, range: 0...100_000_000),
             segmentBytes: try v.integer("storage.segment_bytes", default: 64 << 20, range: (1 << 16)...(1 << 34)),
+            preallocateBytes: try v.integer("storage.preallocate_bytes", default: 1 << 20, range: 0...(1 << 30)),
             snapshotChunkBytes: try v.integer(
                 "storage.snapshot_chunk_bytes", default: 1 << 20, range: (1 << 12)...(16 << 20)),
             proposalBytesMax: try v.integer("raft.proposal_bytes_max", default: 4 << 20, range: (1 << 12)...(64 << 20)),

@@ -90,6 +90,8 @@ public struct ServerConfig: Sendable, Hashable {
     /// Entries kept below a durable checkpoint so slow followers can catch up without a snapshot.
     public var logRetainEntries: Int
     public var segmentBytes: Int
+    /// How far ahead of its data the active log segment is zero-filled (0: not at all; `LogOptions`).
+    public var preallocateBytes: Int
     public var snapshotChunkBytes: Int
 
     /// Upper bound of bytes in one group-commit proposal.

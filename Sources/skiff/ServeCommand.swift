@@ -38,6 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Checkpoint to SQLite at least this often, in ms.") var checkpointIntervalMs: Int?
     @Option(help: "Log entries kept below a checkpoint for slow followers.") var logRetainEntries: Int?
     @Option(help: "Log segment size in bytes.") var segmentBytes: Int?
+    @Option(help: "Bytes of zeros kept ahead of the log's data in its active segment (0: none).")
+    var preallocateBytes: Int?
     @Option(help: "Snapshot chunk size in bytes.") var snapshotChunkBytes: Int?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Option(help: "TEST ONLY: run with a deliberate safety bug (ack-before-fsync | skip-dedup).") var unsafeBug: String?
@@ -56,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("storage.checkpoint_interval_ms", checkpointIntervalMs.map(String.init)),
             ("storage.log_retain_entries", logRetainEntries.map(String.init)),
             ("storage.segment_bytes", segmentBytes.map(String.init)),
+            ("storage.preallocate_bytes", preallocateBytes.map(String.init)),
             ("storage.snapshot_chunk_bytes", snapshotChunkBytes.map(String.init)),
             ("log_level", logLevel), ("unsafe_bug", unsafeBug),
         ]
