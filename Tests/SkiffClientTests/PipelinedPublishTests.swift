@@ -94,7 +94,16 @@ import Testing
             seeds: [cluster.address(1)], configuration: testConfiguration(requestTimeoutMs: 1_000))
         defer { client.close() }
         let confirms = Confirms()
-        try await client.publish([OutgoingMessage(body: [0])], to: .queue("q")) { confirms.record(0, $0) }
+        // The first publish also connects and obtains a producer id; retried, because with a 1 s request timeout
+        // that can fail while CPU-bound tests in the same process hold every thread. A publish that throws never
+        // reaches its callback.
+        var sent = false
+        for _ in 0..<60 where !sent {
+            sent =
+                (try? await client.publish([OutgoingMessage(body: [0])], to: .queue("q")) { confirms.record(0, $0) })
+                != nil
+        }
+        try #require(sent)
         try await confirms.wait(for: 1)
         cluster.state.withLockedValue { $0.swallow = [.publish] }
         try await Task.sleep(for: .milliseconds(100))
