@@ -34,6 +34,8 @@ struct BenchClusterCommand: AsyncParsableCommand {
     @Option(help: "Client connections (each a separate client).") var connections: Int = 1
     @Option(help: "Publish at this many messages per second instead of as fast as possible.") var rate: Int?
     @Flag(help: "After publishing, consume and ack everything published.") var consume = false
+    @Option(name: .customLong("ack-batch"), help: "Consume phase: ack deliveries in batches of this many.")
+    var ackBatch: Int = 256
     @Flag(
         name: .customLong("skip-publish"),
         help: "With --consume: publish nothing; consume and ack --messages already in the queue.")
@@ -136,7 +138,7 @@ struct BenchClusterCommand: AsyncParsableCommand {
 
     /// Consumes and acks `expected` messages, acking in batches; returns the consume report.
     private func consumePhase(_ client: SkiffClient, expected: Int) async throws -> [String: Any] {
-        let ackBatch = 256
+        let ackBatch = max(1, self.ackBatch)
         var progress = ProgressBar(total: expected, enabled: !noProgress)
         let start = ContinuousClock.now
         var received = 0
