@@ -151,7 +151,11 @@ public enum BlockCodec {
     }
 
     /// Encodes entries (contiguous indexes, non-decreasing terms) as one block.
-    public static func encode(_ entries: ArraySlice<Entry>, compress: Bool = true) -> [UInt8] {
+    ///
+    /// `callerWaits`: the caller will wait for this block's `fdatasync` and then encode the next one (a
+    /// synchronous append), so the compressor's workers stay awake briefly for it (`ChunkCompressor`).
+    public static func encode(_ entries: ArraySlice<Entry>, compress: Bool = true, callerWaits: Bool = false) -> [UInt8]
+    {
         precondition(!entries.isEmpty, "encode of an empty batch")
         let runs = termRuns(of: entries)
         var payload: [UInt8] = []
@@ -166,7 +170,10 @@ public enum BlockCodec {
         }
         precondition(payload.count <= uncompressedBytesMax, "block payload \(payload.count) above bound")
         let first = entries.first!.index
-        if compress, let block = compressedBlock(firstIndex: first, count: UInt32(entries.count), runs, payload) {
+        if compress,
+            let block = compressedBlock(
+                firstIndex: first, count: UInt32(entries.count), runs, payload, callerWaits: callerWaits)
+        {
             return block
         }
         return assemble(
@@ -176,10 +183,11 @@ public enum BlockCodec {
 
     /// An LZ4 block with the payload compressed straight into the block's buffer (no intermediate copy); nil
     /// when LZ4 does not make the payload smaller.
-    static func compressedBlock(firstIndex: LogIndex, count: UInt32, _ runs: [TermRun], _ payload: [UInt8]) -> [UInt8]?
-    {
+    static func compressedBlock(
+        firstIndex: LogIndex, count: UInt32, _ runs: [TermRun], _ payload: [UInt8], callerWaits: Bool = false
+    ) -> [UInt8]? {
         if payload.count >= chunkedPayloadBytesMin {
-            return chunkedBlock(firstIndex: firstIndex, count: count, runs, payload)
+            return chunkedBlock(firstIndex: firstIndex, count: count, runs, payload, callerWaits: callerWaits)
         }
         let headerBytes = fixedHeaderBytes + runs.count * termRunBytes
         let storedMax = payload.count - 1
@@ -208,7 +216,9 @@ public enum BlockCodec {
     /// An `lz4Chunks` block: header, chunk table, then each chunk's LZ4 bytes. The chunks are compressed in
     /// parallel into a scratch region of the block's own buffer and moved down to close the gaps. Nil when the
     /// result would not be smaller than the payload.
-    static func chunkedBlock(firstIndex: LogIndex, count: UInt32, _ runs: [TermRun], _ payload: [UInt8]) -> [UInt8]? {
+    static func chunkedBlock(
+        firstIndex: LogIndex, count: UInt32, _ runs: [TermRun], _ payload: [UInt8], callerWaits: Bool
+    ) -> [UInt8]? {
         let ranges = chunkRanges(payloadBytes: payload.count)
         let headerBytes = fixedHeaderBytes + runs.count * termRunBytes
         let tableBytes = chunkTableCountBytes + ranges.count * chunkTableEntryBytes
@@ -222,7 +232,9 @@ public enum BlockCodec {
         var stored = 0
         var block = [UInt8](unsafeUninitializedCapacity: scratch) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
-            let sizes = payload.withUnsafeBytes { ChunkCompressor.shared.compress($0, into: raw, chunks: plans) }
+            let sizes = payload.withUnsafeBytes {
+                ChunkCompressor.shared.compress($0, into: raw, chunks: plans, callerWaits: callerWaits)
+            }
             guard !sizes.contains(0) else {
                 initialized = 0
                 return
@@ -283,13 +295,14 @@ public enum BlockCodec {
     /// exceed `uncompressedBytesMax`, `entryCountMax` or `termRunCountMax`. This is how `SegmentedLog.append`
     /// splits a batch, so a follower that writes these blocks holds the same bytes as a leader that appended
     /// the same entries. Entries MUST be contiguous with non-decreasing terms, each within the bounds.
-    public static func encodeBlocks(_ entries: [Entry], compress: Bool = true) -> [RawBlock] {
+    public static func encodeBlocks(_ entries: [Entry], compress: Bool = true, callerWaits: Bool = false) -> [RawBlock]
+    {
         var result: [RawBlock] = []
         var start = 0
         while start < entries.count {
             let end = blockEnd(entries, from: start)
             let slice = entries[start..<end]
-            let encoded = encode(slice, compress: compress)
+            let encoded = encode(slice, compress: compress, callerWaits: callerWaits)
             // Paired check: what we write must parse back (the CRC was computed from these very bytes).
             let header = try! headerOfEncoded(encoded)
             result.append(RawBlock(header: header, bytes: encoded, decodedEntries: Array(slice)))

@@ -39,7 +39,13 @@ final class ChunkCompressor: @unchecked Sendable {
     private let lock = StorageLock()
     /// Jobs with chunks nobody has taken yet, oldest first.
     private var open: [Job] = []
+    /// Until when (monotonic nanoseconds) idle workers poll for the next job instead of sleeping.
+    private var awakeUntilNanos: UInt64 = 0
     let workers: Int
+    /// How long workers stay awake after a job whose caller waits for it (`callerWaits`): longer than a fast
+    /// disk's fdatasync, so the caller's next block finds them running. A sleeping worker takes tens of
+    /// microseconds to wake on a VM, as long as compressing a chunk.
+    static let awakeAfterWaitedJobNanos: UInt64 = 500_000
 
     init(workers: Int) {
         self.workers = workers
@@ -51,7 +57,7 @@ final class ChunkCompressor: @unchecked Sendable {
     /// done, so the buffers need only live for the call.
     func compress(
         _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
-        chunks: [BlockCodec.ChunkPlan]
+        chunks: [BlockCodec.ChunkPlan], callerWaits: Bool = false
     ) -> [Int] {
         let job = Job(source: source, destination: destination, chunks: chunks)
         if workers > 0 && chunks.count > 1 {
@@ -63,6 +69,7 @@ final class ChunkCompressor: @unchecked Sendable {
         while let chunk = lock.withLock({ take(from: job) }) { run(job, chunk) }
         return lock.withLock {
             while job.finished < job.chunks.count { lock.wait() }
+            if callerWaits && workers > 0 { awakeUntilNanos = Self.nowNanos() + Self.awakeAfterWaitedJobNanos }
             return job.storedBytes
         }
     }
@@ -93,11 +100,22 @@ final class ChunkCompressor: @unchecked Sendable {
             let (job, chunk) = lock.withLock { () -> (Job, Int) in
                 while true {
                     if let job = open.first, let chunk = take(from: job) { return (job, chunk) }
-                    lock.wait()
+                    if Self.nowNanos() >= awakeUntilNanos {
+                        lock.wait()
+                    } else {
+                        // Poll: release the lock briefly and let other threads on this core run.
+                        lock.withoutLock { sched_yield() }
+                    }
                 }
             }
             run(job, chunk)
         }
+    }
+
+    private static func nowNanos() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     private static func onlineCores() -> Int {

@@ -117,7 +117,8 @@ extension SegmentedLog {
 
     /// Splits entries into blocks within the codec's bounds (normally one block) and encodes them.
     private func encodeBlocks(_ entries: [Entry]) -> [PreparedBlock] {
-        BlockCodec.encodeBlocks(entries, compress: options.compress).map {
+        // A synchronous append: this thread waits for the fsync and then encodes the caller's next batch.
+        BlockCodec.encodeBlocks(entries, compress: options.compress, callerWaits: true).map {
             PreparedBlock(header: $0.header, bytes: $0.bytes, entries: $0.decodedEntries)
         }
     }

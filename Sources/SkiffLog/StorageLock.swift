@@ -33,6 +33,13 @@ package final class StorageLock: @unchecked Sendable {
         return try body()
     }
 
+    /// Runs `body` with the mutex released. MUST be called with the mutex held (inside `withLock`).
+    package func withoutLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_unlock(mutex)
+        defer { pthread_mutex_lock(mutex) }
+        return try body()
+    }
+
     /// Waits on the condition. MUST be called with the mutex held (inside `withLock`).
     package func wait() {
         pthread_cond_wait(condition, mutex)
