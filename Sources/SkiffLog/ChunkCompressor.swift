@@ -46,6 +46,8 @@ final class ChunkCompressor: @unchecked Sendable {
     /// disk's fdatasync, so the caller's next block finds them running. A sleeping worker takes tens of
     /// microseconds to wake on a VM, as long as compressing a chunk.
     static let awakeAfterWaitedJobNanos: UInt64 = 500_000
+    /// How long a caller whose own chunks are done polls for the workers' chunks before it sleeps.
+    static let callerPollNanos: UInt64 = 200_000
 
     init(workers: Int) {
         self.workers = workers
@@ -68,6 +70,10 @@ final class ChunkCompressor: @unchecked Sendable {
         }
         while let chunk = lock.withLock({ take(from: job) }) { run(job, chunk) }
         return lock.withLock {
+            // The chunks left are running on workers and take about as long as one chunk: poll for them a while
+            // instead of sleeping, since waking from the condition costs as much again.
+            let pollUntil = Self.nowNanos() + Self.callerPollNanos
+            while job.finished < job.chunks.count && Self.nowNanos() < pollUntil { lock.withoutLock { sched_yield() } }
             while job.finished < job.chunks.count { lock.wait() }
             if callerWaits && workers > 0 { awakeUntilNanos = Self.nowNanos() + Self.awakeAfterWaitedJobNanos }
             return job.storedBytes
