@@ -37,6 +37,9 @@ extension Node {
         if let soft = ready.softState { softStateChanged(soft) }
         if !ready.readStates.isEmpty { readIndexConfirmed(ready.readStates) }
         send(ready.messagesNow)
+        // Appends go on the wire now, not after the early apply and the disk hand-off below: the followers'
+        // round trip is the longest leg of a write's latency, and it runs in parallel with this node's fsync.
+        transport.flush()
         guard needsDisk(ready) else {
             // Only the commit index moved: it need not be durable (Figure 2), so skip the disk thread entirely.
             if let hard = ready.hardState { storage.setHardState(hard) }
@@ -119,6 +122,8 @@ extension Node {
     /// Everything after the fsync: late messages, apply (what was not applied early), advance.
     private func finish(_ ready: Ready) {
         send(ready.messagesAfterPersist)
+        // Acknowledgements leave before the apply below: the leader is waiting for them to commit.
+        if !ready.messagesAfterPersist.isEmpty { transport.flush() }
         apply(Array(ready.committedEntries.dropFirst(appliedEarly)))
         appliedEarly = 0
         if ready.confState != nil { membershipChanged() }

@@ -115,9 +115,17 @@ extension Node {
         }
     }
 
-    /// The core suggests compacting: treat it as a checkpoint trigger.
+    /// The core suggests compacting (every `compactionHintEntries` applied entries). Only the checkpoint policy
+    /// (`storage.checkpoint_log_bytes`, `storage.checkpoint_interval_ms`) decides when to checkpoint; the hint
+    /// is not a trigger of its own.
+    ///
+    /// At a low write rate every write is its own entry, so a hint-forced checkpoint ran every 10,000 writes:
+    /// every 10 s at 1000 msg/s, three times as often as the interval says, and on every node at once (they
+    /// apply the same index). Each one stalled the publish path for 50-200 ms (the log's fdatasync waits behind
+    /// the checkpoint's SQLite writeback on the shared disk; docs/benchmarks.md, "Latency at 1000 msg/s").
+    /// Compaction needs no extra checkpoint: it runs after each checkpoint that writes a snapshot file.
     func compactionHinted(_ index: LogIndex) {
-        maybeCheckpoint(force: true)
+        maybeCheckpoint()
     }
 
     /// Fills a `.snapshot` message with the chunk at its offset, or reports failure when the file is gone.

@@ -157,13 +157,17 @@ final class NodeStore: @unchecked Sendable {
         let path = snapshotDirectory + "/snap-\(metadata.index.rawValue).db"
         let outcome = try lock.withLock { () throws -> (SkiffStore.SnapshotMetadata?, Bool) in
             guard generation == taken else { return (nil, false) }
+            let slicer = CheckpointSlicer(walPath: databasePath + "-wal")
+            defer { slicer.close() }
             // `rows` is called only inside this call; escaping in type only, for the nested closures.
             try withoutActuallyEscaping(rows) { rows in
                 try writer.checkpoint(
                     appliedIndex: metadata.index, term: metadata.term,
                     membership: MembershipCodec.encode(metadata.confState)
                 ) { run in
-                    try rows { statement in try run(SQLStatement(statement.sql, statement.bindings.map(Self.sqlValue)))
+                    try rows { statement in
+                        try run(SQLStatement(statement.sql, statement.bindings.map(Self.sqlValue)))
+                        slicer.statementWritten()
                     }
                 }
             }

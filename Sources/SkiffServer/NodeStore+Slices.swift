@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Writes a checkpoint's SQLite data out in bounded slices while its transaction runs.
+///
+/// A checkpoint writes megabytes into the WAL. A log append's `fdatasync` ends with a cache flush of the shared
+/// disk, which waits for whatever SQLite writeback is already queued there (on a journaling file system the
+/// journal commit adds the same dependency). Without slices, a log fsync that comes while the checkpoint's data
+/// is being written out waits for all of it: 50-200 ms on
+/// every node at once (docs/benchmarks.md, "Latency at 1000 msg/s"). Syncing the WAL every `statementsPerSlice`
+/// statements from the checkpoint thread keeps what is dirty, and so what a log fsync can wait for, to about one
+/// slice. The checkpoint thread waits for these syncs; nothing on the publish path waits for a checkpoint.
+///
+/// Invariant: used only on the checkpoint thread, for one checkpoint.
+final class CheckpointSlicer {
+    /// Statements (about one message row with its payload each, ~1 KiB at the bench's size) between two syncs.
+    static let statementsPerSlice = 256
+
+    private var descriptor: Int32
+    private var statements = 0
+    /// Syncs done so far (for tests).
+    private(set) var slicesSynced = 0
+
+    /// Opens `walPath` (the database's write-ahead log) for syncing. When it cannot be opened, slicing is off and
+    /// `statementWritten` does nothing: SQLite's own commit sync still makes the checkpoint durable.
+    init(walPath: String) { descriptor = open(walPath, O_RDONLY | O_CLOEXEC) }
+
+    deinit { close() }
+
+    /// Counts one statement; every `statementsPerSlice`, waits until the WAL's dirty pages are on disk. A failed
+    /// sync is ignored: durability is decided by SQLite's sync at commit, which reports its own errors.
+    func statementWritten() {
+        statements += 1
+        guard descriptor >= 0, statements % Self.statementsPerSlice == 0 else { return }
+        _ = fdatasync(descriptor)
+        slicesSynced += 1
+    }
+
+    /// Closes the WAL descriptor (idempotent).
+    func close() {
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+        descriptor = -1
+    }
+}

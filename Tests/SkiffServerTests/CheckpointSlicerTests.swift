@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+@testable import SkiffServer
+
+@Suite struct CheckpointSlicerTests {
+    /// The WAL is synced once per full slice of statements, never for a partial one.
+    @Test func syncsOncePerFullSlice() throws {
+        let path = NSTemporaryDirectory() + "slicer-\(UInt64.random(in: 1...UInt64.max))-wal"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let slicer = CheckpointSlicer(walPath: path)
+        defer { slicer.close() }
+        for _ in 0..<(CheckpointSlicer.statementsPerSlice * 5 / 2) { slicer.statementWritten() }
+        #expect(slicer.slicesSynced == 2)
+    }
+
+    /// Without a WAL file, slicing is off: statements are counted but nothing is synced, and closing twice is safe.
+    @Test func missingWalTurnsSlicingOff() {
+        let slicer = CheckpointSlicer(walPath: NSTemporaryDirectory() + "no-such-dir-\(UInt64.random(in: 1...9999))/x")
+        for _ in 0..<(CheckpointSlicer.statementsPerSlice * 2) { slicer.statementWritten() }
+        #expect(slicer.slicesSynced == 0)
+        slicer.close()
+        slicer.close()
+    }
+}
