@@ -28,12 +28,14 @@ final class CheckpointSlicer {
 
     deinit { close() }
 
-    /// Counts one statement; every `statementsPerSlice`, waits until the WAL's dirty pages are on disk. A failed
-    /// sync is ignored: durability is decided by SQLite's sync at commit, which reports its own errors.
-    func statementWritten() {
+    /// Counts one statement; every `statementsPerSlice`, waits until the WAL's dirty pages are on disk.
+    ///
+    /// A failed sync throws, which fails the checkpoint and stops the node: after a failed fsync the kernel may
+    /// have dropped the dirty pages, so no later sync (SQLite's at commit included) could be trusted.
+    func statementWritten() throws(SliceSyncError) {
         statements += 1
         guard descriptor >= 0, statements % Self.statementsPerSlice == 0 else { return }
-        _ = fdatasync(descriptor)
+        guard fdatasync(descriptor) == 0 else { throw SliceSyncError(errno: errno) }
         slicesSynced += 1
     }
 
@@ -42,4 +44,10 @@ final class CheckpointSlicer {
         if descriptor >= 0 { _ = Glibc.close(descriptor) }
         descriptor = -1
     }
+}
+
+/// A failed `fdatasync` of the WAL during a checkpoint slice.
+struct SliceSyncError: Error, CustomStringConvertible {
+    var errno: Int32
+    var description: String { "fdatasync of the checkpoint WAL failed: \(String(cString: strerror(errno)))" }
 }

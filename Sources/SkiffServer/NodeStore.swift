@@ -167,7 +167,7 @@ final class NodeStore: @unchecked Sendable {
                 ) { run in
                     try rows { statement in
                         try run(SQLStatement(statement.sql, statement.bindings.map(Self.sqlValue)))
-                        slicer.statementWritten()
+                        try slicer.statementWritten()
                     }
                 }
             }

@@ -11,16 +11,27 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let slicer = CheckpointSlicer(walPath: path)
         defer { slicer.close() }
-        for _ in 0..<(CheckpointSlicer.statementsPerSlice * 5 / 2) { slicer.statementWritten() }
+        for _ in 0..<(CheckpointSlicer.statementsPerSlice * 5 / 2) { try slicer.statementWritten() }
         #expect(slicer.slicesSynced == 2)
     }
 
     /// Without a WAL file, slicing is off: statements are counted but nothing is synced, and closing twice is safe.
-    @Test func missingWalTurnsSlicingOff() {
+    @Test func missingWalTurnsSlicingOff() throws {
         let slicer = CheckpointSlicer(walPath: NSTemporaryDirectory() + "no-such-dir-\(UInt64.random(in: 1...9999))/x")
-        for _ in 0..<(CheckpointSlicer.statementsPerSlice * 2) { slicer.statementWritten() }
+        for _ in 0..<(CheckpointSlicer.statementsPerSlice * 2) { try slicer.statementWritten() }
         #expect(slicer.slicesSynced == 0)
         slicer.close()
         slicer.close()
+    }
+
+    /// A failed sync of a slice throws (and so fails the checkpoint and stops the node) instead of being ignored:
+    /// after a failed fsync no later sync can be trusted. `/dev/null` refuses fdatasync with EINVAL.
+    @Test func failedSliceSyncThrows() {
+        let slicer = CheckpointSlicer(walPath: "/dev/null")
+        defer { slicer.close() }
+        #expect(throws: SliceSyncError.self) {
+            for _ in 0..<CheckpointSlicer.statementsPerSlice { try slicer.statementWritten() }
+        }
+        #expect(slicer.slicesSynced == 0)
     }
 }
