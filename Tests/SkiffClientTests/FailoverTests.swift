@@ -7,6 +7,18 @@ import Testing
 /// out CPU starvation. These tests share one process with CPU-bound fuzz and property tests that can occupy
 /// every thread of the cooperative pool for tens of seconds on a 2-core machine; a test that expects a call to
 /// succeed must not fail because its continuation was not scheduled in time. Tests of timeouts pass their own.
+/// A two-node fake cluster whose leader (node 1) crashes after `afterPublishes` publishes and node 2 takes over,
+/// with a client seeded with both. The caller shuts both down.
+func clusterWhoseLeaderCrashes(afterPublishes: Int) async throws -> (FakeCluster, SkiffClient) {
+    let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+    cluster.state.withLockedValue { state in
+        state.crashLeaderAfterPublishes = afterPublishes
+        state.successor = NodeID(2)
+    }
+    let client = try SkiffClient(seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration())
+    return (cluster, client)
+}
+
 func testConfiguration(
     requestTimeoutMs: Int64 = 90_000, pingIntervalMs: Int64 = 5_000, handshakeTimeoutMs: Int64 = 5_000
 ) -> SkiffClient.Configuration {
@@ -68,14 +80,8 @@ func testConfiguration(
     /// every publish is confirmed, stored exactly once and in call order, and the retries carry the stamps
     /// first sent to the dead node.
     @Test func leaderCrashMidStreamStoresEachPublishOnce() async throws {
-        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        let (cluster, client) = try await clusterWhoseLeaderCrashes(afterPublishes: 60)
         defer { Task { await cluster.shutdown() } }
-        cluster.state.withLockedValue { state in
-            state.crashLeaderAfterPublishes = 60
-            state.successor = NodeID(2)
-        }
-        let client = try SkiffClient(
-            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration())
         defer { client.close() }
         let total = 300
         let window = 50

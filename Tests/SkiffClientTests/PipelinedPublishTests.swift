@@ -31,14 +31,8 @@ import Testing
     /// runs exactly once with a success, each message is stored once and in call order, and the retries reuse
     /// the stamps first sent to the dead node.
     @Test func leaderCrashMidStreamConfirmsEachPublishOnce() async throws {
-        let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
+        let (cluster, client) = try await clusterWhoseLeaderCrashes(afterPublishes: 60)
         defer { Task { await cluster.shutdown() } }
-        cluster.state.withLockedValue { state in
-            state.crashLeaderAfterPublishes = 60
-            state.successor = NodeID(2)
-        }
-        let client = try SkiffClient(
-            seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration())
         defer { client.close() }
         let total = 300
         let confirms = Confirms()
