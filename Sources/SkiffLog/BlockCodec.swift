@@ -176,9 +176,7 @@ public enum BlockCodec {
         {
             return block
         }
-        return assemble(
-            firstIndex: first, count: UInt32(entries.count), runs: runs, codec: .raw,
-            uncompressedBytes: payload.count, stored: payload)
+        return assemble(firstIndex: first, count: UInt32(entries.count), runs: runs, stored: payload)
     }
 
     /// An LZ4 block with the payload compressed straight into the block's buffer (no intermediate copy); nil
@@ -353,7 +351,7 @@ public enum BlockCodec {
 
     /// Encodes a truncation record: replaying it cuts the log to `firstIndex - 1`.
     public static func encodeTruncation(from index: LogIndex) -> [UInt8] {
-        assemble(firstIndex: index, count: 0, runs: [], codec: .raw, uncompressedBytes: 0, stored: [])
+        assemble(firstIndex: index, count: 0, runs: [], stored: [])
     }
 
     static func termRuns(of entries: ArraySlice<Entry>) -> [TermRun] {
@@ -369,26 +367,18 @@ public enum BlockCodec {
         return runs
     }
 
-    static func assemble(
-        firstIndex: LogIndex, count: UInt32, runs: [TermRun], codec: BlockCodecKind, uncompressedBytes: Int,
-        stored: [UInt8]
-    ) -> [UInt8] {
-        var block: [UInt8] = []
-        block.reserveCapacity(fixedHeaderBytes + runs.count * termRunBytes + stored.count)
-        block.appendLittleEndian(magic)
-        block.append(version)
-        block.append(codec.rawValue)
-        block.appendLittleEndian(UInt16(runs.count))
-        block.appendLittleEndian(firstIndex.rawValue)
-        block.appendLittleEndian(count)
-        block.appendLittleEndian(UInt32(uncompressedBytes))
-        block.appendLittleEndian(UInt32(stored.count))
-        block.appendLittleEndian(UInt32(0))  // checksum, filled below
-        for run in runs {
-            block.appendLittleEndian(run.term.rawValue)
-            block.appendLittleEndian(run.count)
+    /// A block whose payload is stored as given: the raw codec, or a truncation record when `count` is 0.
+    static func assemble(firstIndex: LogIndex, count: UInt32, runs: [TermRun], stored: [UInt8]) -> [UInt8] {
+        let header = BlockHeader(
+            codec: .raw, firstIndex: firstIndex, entryCount: count, uncompressedBytes: UInt32(stored.count),
+            storedBytes: UInt32(stored.count), checksum: 0, termRuns: runs)
+        let headerBytes = fixedHeaderBytes + runs.count * termRunBytes
+        var block = [UInt8](unsafeUninitializedCapacity: headerBytes + stored.count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            storeHeader(header, into: raw)
+            stored.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[headerBytes...]).copyMemory(from: $0) }
+            initialized = headerBytes + stored.count
         }
-        block.append(contentsOf: stored)
         block.storeLittleEndian(CRC32C.checksum(of: block), at: checksumOffset)
         return block
     }
