@@ -22,7 +22,8 @@ import Testing
         let target = try #require(cluster.applied(leader))
         #expect(target >= 2_500, "each publish was its own entry, so the core gave at least two hints")
         for node in 1...3 {
-            try cluster.waitForApplied(node, atLeast: target)
+            // 60 s, not the default 20: in CI this runs beside CPU-bound suites, and once a follower took longer.
+            try cluster.waitForApplied(node, atLeast: target, timeout: 60)
             let checkpoints = try #require(metric("skiff_checkpoints_total", node: node, cluster))
             #expect(checkpoints == 0, "node \(node) wrote \(checkpoints) checkpoints")
         }
