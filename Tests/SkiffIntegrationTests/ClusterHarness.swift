@@ -160,7 +160,7 @@ final class ClusterHarness: @unchecked Sendable {
             }
             usleep(20_000)
         }
-        throw HarnessError(description: "no leader within \(timeout) s; logs in \(directory)")
+        throw HarnessError(description: "no leader within \(timeout) s\n" + logTails(ports.keys.sorted()))
     }
 
     /// Waits until node `n` has applied at least `index`.
@@ -171,7 +171,17 @@ final class ClusterHarness: @unchecked Sendable {
             usleep(20_000)
         }
         let seen = clusterJSON(n)?["applied"] as? Int ?? -1
-        throw HarnessError(description: "node \(n) applied \(seen) < \(index) after \(timeout) s; logs in \(directory)")
+        throw HarnessError(description: "node \(n) applied \(seen) < \(index) after \(timeout) s\n" + logTails([n]))
+    }
+
+    /// The last lines of some nodes' logs, for a failure message: the directory is deleted at shutdown, and in CI
+    /// the test's output is all that is left of a timeout.
+    func logTails(_ nodes: [Int], lines: Int = 25) -> String {
+        nodes.map { n in
+            let tail = log(n).split(separator: "\n", omittingEmptySubsequences: false).suffix(lines)
+            let header = "--- node \(n) (running: \(isRunning(n))), last \(tail.count) log lines:\n"
+            return header + tail.joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     func applied(_ n: Int) -> Int? { clusterJSON(n)?["applied"] as? Int }
