@@ -50,8 +50,12 @@ public struct ReceivedDelivery: Sendable {
 
     /// Settles many deliveries of one client with one request per queue.
     static func settle(_ deliveries: [ReceivedDelivery], _ kind: Settlement) async throws {
-        guard let core = deliveries.first?.core else { return }
-        let byQueue = Dictionary(grouping: deliveries, by: \.delivery.queue)
+        guard let first = deliveries.first else { return }
+        let core = first.core
+        // Usually every delivery is of one queue (one consumer's batch): no grouping, no hashing of names.
+        let byQueue: [ObjectName: [ReceivedDelivery]] =
+            deliveries.allSatisfy { $0.delivery.queue == first.delivery.queue }
+            ? [first.delivery.queue: deliveries] : Dictionary(grouping: deliveries, by: \.delivery.queue)
         for (queue, group) in byQueue {
             let request = SettleRequest(queue: queue, leases: group.map(\.delivery.lease))
             let wire: Request
