@@ -259,7 +259,11 @@ extension BrokerStateMachine {
             let place = MessagePlace.leased(lease: lease, consumer: consumer, deadline: deadline)
             let resident = trackLeased(message, queue: id, place: place)
             arm(.leaseExpiry, at: deadline, owner: id, id: lease)
-            delivered.append(materialize(message, lease: lease, deadline: deadline, resident: resident))
+            if materializesDeliveries {
+                delivered.append(materialize(message, lease: lease, deadline: deadline, resident: resident))
+            } else {
+                delivered.append(unmaterialized(message, lease: lease, deadline: deadline))
+            }
         }
         if !delivered.isEmpty {
             queues[id]!.delivered += UInt64(delivered.count)
@@ -298,6 +302,14 @@ extension BrokerStateMachine {
         return DeliveredMessage(
             lease: LeaseID(lease), sequence: MessageSeq(message.seq), id: stored.id, body: stored.body,
             headers: headers, priority: message.priority, deliveryCount: message.deliveries, leaseDeadline: deadline)
+    }
+
+    /// A delivery without its payload (id, body and headers left empty): what `receive` returns when
+    /// `materializesDeliveries` is off, so a replica that discards the result reads no payload.
+    func unmaterialized(_ message: QueuedMessage, lease: UInt64, deadline: Int64) -> DeliveredMessage {
+        DeliveredMessage(
+            lease: LeaseID(lease), sequence: MessageSeq(message.seq), id: "", body: [], headers: [],
+            priority: message.priority, deliveryCount: message.deliveries, leaseDeadline: deadline)
     }
 
     /// Validates a lease list against a queue: non-empty, bounded, no duplicates, all held.

@@ -1,5 +1,3 @@
-import Collections
-
 /// Time-driven behaviour: everything here runs at the start of an apply, for timers due at the command's time.
 extension BrokerStateMachine {
     /// Stale timer entries tolerated beyond twice the live count before the heap is rebuilt.
@@ -98,7 +96,7 @@ extension BrokerStateMachine {
                         kind: .memberTimeout))
             }
         }
-        timers = Heap(live)
+        timers = MinHeap(live)
         for id in topics.keys {
             topics[id]!.retentionTimerAt = nil
             armRetention(topic: id)

@@ -14,6 +14,10 @@ import Collections
 public struct BrokerStateMachine: Sendable {
     /// Reads checkpointed payloads. MUST be set before applying commands after a checkpoint or a restore.
     public var payloadSource: (any PayloadSource)?
+    /// Whether `receive` results carry each message's id, body and headers. A shell that will discard a
+    /// receive's result (a replica that did not propose it) clears this for that apply, so it reads no payloads;
+    /// the replicated state, the events and every other result are the same either way.
+    public var materializesDeliveries = true
 
     // Replicated state (checkpointed).
     var appliedIndex: UInt64 = 0
@@ -37,7 +41,7 @@ public struct BrokerStateMachine: Sendable {
     var halves: [UInt64: HalfState] = [:]
 
     // Derived state (rebuilt by restore, excluded from the state hash).
-    var timers = Heap<Timer>()
+    var timers = MinHeap<Timer>()
     /// When `timers` outgrows this (stale entries of acked leases, extended deadlines...), it is rebuilt from the
     /// live state after the apply; this bounds stale entries to about the live count plus a constant.
     var timerRebuildThreshold = Self.timerSlack

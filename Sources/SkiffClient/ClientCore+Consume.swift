@@ -4,8 +4,8 @@ extension ClientCore {
     /// Registers a subscription that survives failovers and returns its delivery stream.
     func subscribe(
         queue: ObjectName, prefetch: UInt32, leaseMs: UInt32
-    ) -> (localID: UInt64, stream: AsyncThrowingStream<ReceivedDelivery, any Error>) {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReceivedDelivery.self)
+    ) -> (localID: UInt64, stream: AsyncThrowingStream<[ReceivedDelivery], any Error>) {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: [ReceivedDelivery].self)
         let (localID, connection, closed) = state.withLockedValue { state -> (UInt64, WireConnection?, Bool) in
             let localID = state.allocateID()
             if state.closed { return (localID, nil, true) }
@@ -136,17 +136,19 @@ extension ClientCore {
         }
     }
 
-    func deliver(_ delivery: Delivery, from connection: WireConnection) {
+    /// Hands the deliveries of one push frame (all of one subscription) to its consumer in one stream element,
+    /// so the consumer wakes once per frame rather than once per delivery.
+    func deliver(_ deliveries: [Delivery], subscription: SubscriptionID, from connection: WireConnection) {
         let continuation = state.withLockedValue { state in
             // Through the index: `subscriptions[id]?` would copy the whole subscription state per delivery.
-            state.subscriptionByServerID[delivery.subscriptionID].flatMap { state.subscriptions.index(forKey: $0) }
+            state.subscriptionByServerID[subscription].flatMap { state.subscriptions.index(forKey: $0) }
                 .map { state.subscriptions.values[$0].continuation }
         }
         guard let continuation else {
-            logger.debug("delivery for unknown subscription", metadata: ["subscription": "\(delivery.subscriptionID)"])
+            logger.debug("delivery for unknown subscription", metadata: ["subscription": "\(subscription)"])
             return
         }
-        continuation.yield(ReceivedDelivery(delivery: delivery, core: self, connectionID: connection.id))
+        continuation.yield(deliveries.map { ReceivedDelivery(delivery: $0, core: self, connectionID: connection.id) })
     }
 
     func subscriptionEnded(_ ended: SubscriptionEnded, on connection: WireConnection) {

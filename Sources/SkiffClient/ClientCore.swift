@@ -191,7 +191,8 @@ final class ClientCore: WireConnectionDelegate, Sendable {
 
     func connection(_ connection: WireConnection, received push: Push) {
         switch push {
-        case .delivery(let delivery): deliver(delivery, from: connection)
+        case .delivery(let delivery): deliver([delivery], subscription: delivery.subscriptionID, from: connection)
+        case .deliveries(let batch): deliver(batch.deliveries, subscription: batch.subscriptionID, from: connection)
         case .checkback(let checkback): answerCheckback(checkback)
         case .subscriptionEnded(let ended): subscriptionEnded(ended, on: connection)
         }
@@ -249,7 +250,7 @@ final class ClientCore: WireConnectionDelegate, Sendable {
     /// Fails every call, ends every consumer, closes the connection.
     func close() {
         var actions = Actions()
-        var consumers: [AsyncThrowingStream<ReceivedDelivery, any Error>.Continuation] = []
+        var consumers: [AsyncThrowingStream<[ReceivedDelivery], any Error>.Continuation] = []
         let connection = state.withLockedValue { state -> WireConnection? in
             guard !state.closed else { return nil }
             state.closed = true

@@ -187,7 +187,8 @@ struct SubscriptionState {
     let queue: ObjectName
     var prefetch: UInt32
     let leaseMs: UInt32
-    let continuation: AsyncThrowingStream<ReceivedDelivery, any Error>.Continuation
+    /// Yields deliveries in the batches the server pushed them (one element per push frame).
+    let continuation: AsyncThrowingStream<[ReceivedDelivery], any Error>.Continuation
     var serverID: SubscriptionID?
     var connectionID: UInt64?
     /// True while a subscribe request is in flight.

@@ -50,8 +50,12 @@ public struct ReceivedDelivery: Sendable {
 
     /// Settles many deliveries of one client with one request per queue.
     static func settle(_ deliveries: [ReceivedDelivery], _ kind: Settlement) async throws {
-        guard let core = deliveries.first?.core else { return }
-        let byQueue = Dictionary(grouping: deliveries, by: \.delivery.queue)
+        guard let first = deliveries.first else { return }
+        let core = first.core
+        // Usually every delivery is of one queue (one consumer's batch): no grouping, no hashing of names.
+        let byQueue: [ObjectName: [ReceivedDelivery]] =
+            deliveries.allSatisfy { $0.delivery.queue == first.delivery.queue }
+            ? [first.delivery.queue: deliveries] : Dictionary(grouping: deliveries, by: \.delivery.queue)
         for (queue, group) in byQueue {
             let request = SettleRequest(queue: queue, leases: group.map(\.delivery.lease))
             let wire: Request
@@ -88,7 +92,8 @@ public struct ReceivedDelivery: Sendable {
 /// message to another consumer meanwhile, and it comes again when the lease expiry is applied.
 public struct QueueConsumer: AsyncSequence, Sendable {
     public typealias Element = ReceivedDelivery
-    let stream: AsyncThrowingStream<ReceivedDelivery, any Error>
+    /// One element per push frame from the server.
+    let stream: AsyncThrowingStream<[ReceivedDelivery], any Error>
     let core: ClientCore
     let localID: UInt64
 
@@ -105,13 +110,22 @@ public struct QueueConsumer: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator(), core: core) }
 
-    /// Iterates deliveries, skipping those of lost connections.
+    /// Iterates deliveries one by one, skipping those of lost connections. Deliveries arrive in batches (one
+    /// per push frame); the iterator hands out a batch's deliveries without waiting on the stream again.
     public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<ReceivedDelivery, any Error>.AsyncIterator
+        var base: AsyncThrowingStream<[ReceivedDelivery], any Error>.AsyncIterator
         let core: ClientCore
+        /// The rest of the current batch, in delivery order.
+        var buffered: [ReceivedDelivery] = []
+        var nextIndex = 0
+
+        init(base: AsyncThrowingStream<[ReceivedDelivery], any Error>.AsyncIterator, core: ClientCore) {
+            self.base = base
+            self.core = core
+        }
 
         public mutating func next() async throws -> ReceivedDelivery? {
-            while let delivery = try await base.next() {
+            while let delivery = try await nextBuffered() {
                 guard core.currentConnectionID == delivery.connectionID else { continue }
                 if delivery.leaseEnded(atMs: wallClockMs()) {
                     core.logger.debug(
@@ -122,6 +136,17 @@ public struct QueueConsumer: AsyncSequence, Sendable {
                 return delivery
             }
             return nil
+        }
+
+        /// The next delivery of the current batch, or of the next batch from the stream.
+        private mutating func nextBuffered() async throws -> ReceivedDelivery? {
+            while nextIndex == buffered.count {
+                guard let batch = try await base.next() else { return nil }
+                buffered = batch
+                nextIndex = 0
+            }
+            defer { nextIndex += 1 }
+            return buffered[nextIndex]
         }
     }
 

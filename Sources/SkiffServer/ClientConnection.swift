@@ -22,6 +22,8 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
     unowned let node: Node
     private(set) var channel: (any Channel)?
     private var handshaken = false
+    /// The version negotiated by the handshake; it decides which push frames this connection gets.
+    private(set) var protocolVersion = WireProtocol.minimumVersion
     private var closing = false
     var pendingRequests = 0
     /// Producer groups this connection registered for checkbacks.
@@ -90,14 +92,17 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
                 fail(WireError(.handshakeRequired, "the first request must be hello"), requestID: frame.requestID)
                 return
             }
-            guard hello.versionMin <= WireProtocol.version, hello.versionMax >= WireProtocol.minimumVersion else {
+            guard let version = hello.negotiatedVersion() else {
                 fail(
-                    WireError(.unsupportedVersion, "this node speaks version \(WireProtocol.version)"),
+                    WireError(
+                        .unsupportedVersion,
+                        "this node speaks versions \(WireProtocol.minimumVersion)...\(WireProtocol.version)"),
                     requestID: frame.requestID)
                 return
             }
             handshaken = true
-            reply(frame.requestID, .helloOK(node.helloOK()))
+            protocolVersion = version
+            reply(frame.requestID, .helloOK(node.helloOK(version: version)))
             return
         }
         guard pendingRequests < Self.pendingRequestsMax else {
@@ -134,6 +139,9 @@ final class ClientConnection: ChannelInboundHandler, RemovableChannelHandler {
         guard channel != nil, !closing else { return }
         write(push.frame)
     }
+
+    /// Whether this connection takes `Push.deliveries` (it negotiated protocol version 2 or later).
+    var takesDeliveryBatches: Bool { protocolVersion >= WireProtocol.deliveryBatchVersion }
 
     /// Appends a frame to the burst; frames leave in the order they were written.
     private func write(_ frame: Frame) {

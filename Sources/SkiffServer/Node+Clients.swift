@@ -19,16 +19,17 @@ extension Node {
         for consumer in consumers { submit(.releaseConsumer(consumer), bytes: consumer.utf8.count, responder: nil) }
     }
 
-    func helloOK() -> HelloOK {
+    /// The handshake answer for a connection that negotiated `version`.
+    func helloOK(version: UInt16) -> HelloOK {
         HelloOK(
-            version: WireProtocol.version, nodeID: config.nodeID, leaderID: raft.leader ?? .none,
+            version: version, nodeID: config.nodeID, leaderID: raft.leader ?? .none,
             leaderAddress: clientAddress(of: raft.leader), frameBytesMax: UInt32(config.clientFrameBytesMax))
     }
 
     /// Serves one decoded request from `connection`.
     func handle(_ request: Request, id: RequestID, from connection: ClientConnection) {
         switch request {
-        case .hello: connection.reply(id, .helloOK(helloOK()))
+        case .hello: connection.reply(id, .helloOK(helloOK(version: connection.protocolVersion)))
         case .ping: connection.reply(id, .ok)
         case .clusterInfo: connection.reply(id, .cluster(clusterInfo()))
         case .fetch(let fetch): connection.reply(id, self.fetch(fetch))

@@ -74,10 +74,8 @@ extension Node {
             if messages.isEmpty { sub.idle = true }
             for message in messages { sub.outstanding.insert(message.lease) }
             subscriptions[subID] = sub
-            guard let connection = connections[sub.connection] else { return }
-            for message in messages {
-                connection.push(.delivery(WireMapping.delivery(message, subscription: subID, queue: sub.queue)))
-            }
+            guard let connection = connections[sub.connection], !messages.isEmpty else { return }
+            push(messages, subscription: subID, queue: sub.queue, to: connection)
         case .applied(.error(let error)):
             subscriptions[subID] = nil
             connections[sub.connection]?.push(
@@ -86,6 +84,40 @@ extension Node {
             sub.idle = true
             subscriptions[subID] = sub
         }
+    }
+
+    /// Bytes of bodies and headers above which a delivery batch is cut, so a batch frame is never much larger
+    /// than the largest single delivery and a client's decode of one frame stays short.
+    static let deliveryBatchBytesSoftMax = 1 << 20
+
+    /// Pushes leased messages: one `deliveries` frame per batch on connections that negotiated batches,
+    /// one `delivery` frame per message on older ones.
+    private func push(
+        _ messages: [DeliveredMessage], subscription subID: SubscriptionID, queue: ObjectName,
+        to connection: ClientConnection
+    ) {
+        guard connection.takesDeliveryBatches else {
+            for message in messages {
+                connection.push(.delivery(WireMapping.delivery(message, subscription: subID, queue: queue)))
+            }
+            return
+        }
+        var batch: [Delivery] = []
+        batch.reserveCapacity(min(messages.count, WireProtocol.deliveriesPerBatchMax))
+        var bytes = 0
+        for message in messages {
+            let size = WireMapping.deliveryBytes(message)
+            if !batch.isEmpty,
+                batch.count == WireProtocol.deliveriesPerBatchMax || bytes + size > Self.deliveryBatchBytesSoftMax
+            {
+                connection.push(.deliveries(DeliveryBatch(subscriptionID: subID, queue: queue, deliveries: batch)))
+                batch.removeAll(keepingCapacity: true)
+                bytes = 0
+            }
+            batch.append(WireMapping.delivery(message, subscription: subID, queue: queue))
+            bytes += size
+        }
+        connection.push(.deliveries(DeliveryBatch(subscriptionID: subID, queue: queue, deliveries: batch)))
     }
 
     /// Tells every subscriber that this node no longer leads; clients re-subscribe on the new leader.

@@ -108,6 +108,9 @@ extension Node {
             } catch {
                 preconditionFailure("committed entry \(entry.index) holds an undecodable command: \(error)")
             }
+            // Only the proposer's waiter uses a result: other replicas skip reading payloads for receives.
+            broker.materializesDeliveries =
+                envelope.proposer == config.nodeID && waiting[envelope.proposalID] != nil
             let (result, events) = broker.apply(command, index: entry.index.rawValue, time: envelope.timeMs)
             bytesSinceCheckpoint += entry.data.count
             if envelope.proposer == config.nodeID, let waiter = waiting.removeValue(forKey: envelope.proposalID) {

@@ -171,6 +171,11 @@ enum WireMapping {
 
     static func leases(_ handles: [LeaseHandle]) -> [LeaseID] { handles.map { LeaseID($0.leaseToken.rawValue) } }
 
+    /// The body and header bytes of a delivery (what bounds a delivery batch).
+    static func deliveryBytes(_ m: DeliveredMessage) -> Int {
+        m.headers.reduce(m.body.count) { $0 + $1.name.utf8.count + $1.value.utf8.count + 8 }
+    }
+
     static func delivery(
         _ m: DeliveredMessage, subscription: SubscriptionID, queue: ObjectName
     ) -> Delivery {

@@ -118,6 +118,79 @@ public struct Delivery: WireCodable, Hashable {
     }
 }
 
+/// Several leased messages of one subscription in one push frame (protocol version 2 and later). The subscription
+/// and the queue are written once; each item carries the fields that differ between deliveries. A server sends it
+/// only on connections that negotiated version 2 or later, and never with more than
+/// `WireProtocol.deliveriesPerBatchMax` items.
+public struct DeliveryBatch: WireCodable, Hashable {
+    public let subscriptionID: SubscriptionID
+    public let queue: ObjectName
+    /// At least one delivery, each with this batch's `subscriptionID` and `queue`.
+    public let deliveries: [Delivery]
+
+    /// Creates the batch. Every delivery must belong to `subscriptionID` and `queue`; there must be between 1 and
+    /// `WireProtocol.deliveriesPerBatchMax` of them.
+    public init(subscriptionID: SubscriptionID, queue: ObjectName, deliveries: [Delivery]) {
+        precondition(
+            (1...WireProtocol.deliveriesPerBatchMax).contains(deliveries.count),
+            "a delivery batch holds 1...\(WireProtocol.deliveriesPerBatchMax) deliveries, not \(deliveries.count)")
+        for delivery in deliveries {
+            precondition(
+                delivery.subscriptionID == subscriptionID && delivery.queue == queue,
+                "delivery \(delivery.messageID) of \(delivery.subscriptionID) in a batch of \(subscriptionID)")
+        }
+        self.subscriptionID = subscriptionID
+        self.queue = queue
+        self.deliveries = deliveries
+    }
+
+    /// The smallest encoded item: messageID, leaseToken, deliveryCount, priority, publishedAtMs,
+    /// leaseExpiresAtMs, an empty header map and an empty body.
+    static let itemBytesMin = 8 + 8 + 4 + 1 + 8 + 8 + 4 + 4
+
+    /// An upper estimate of the encoded size when headers are small, to size the writer once.
+    var encodedBytesEstimate: Int {
+        deliveries.reduce(64 + queue.namespace.utf8.count + queue.name.utf8.count) {
+            $0 + Self.itemBytesMin + $1.body.count + ($1.headers.isEmpty ? 0 : 256)
+        }
+    }
+
+    public func encode(to writer: inout WireWriter) {
+        writer.write(subscriptionID)
+        writer.write(queue)
+        writer.writeArray(deliveries) { writer, delivery in
+            writer.write(delivery.messageID)
+            writer.write(delivery.leaseToken)
+            writer.write(delivery.deliveryCount)
+            writer.write(delivery.priority)
+            writer.write(delivery.publishedAtMs)
+            writer.write(delivery.leaseExpiresAtMs)
+            writer.write(delivery.headers)
+            writer.writeBytes(delivery.body)
+        }
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        let subscriptionID: SubscriptionID = try reader.readID("deliveries.subscription")
+        let queue: ObjectName = try reader.read()
+        let deliveries = try reader.readArray("deliveries.items", elementBytesMin: Self.itemBytesMin) {
+            r throws(FrameError) in
+            Delivery(
+                subscriptionID: subscriptionID, queue: queue, messageID: try r.readID("delivery.messageID"),
+                leaseToken: try r.readID("delivery.leaseToken"), deliveryCount: try r.readUInt32("delivery.count"),
+                priority: try r.readUInt8("delivery.priority"), publishedAtMs: try r.readUInt64("delivery.publishedAt"),
+                leaseExpiresAtMs: try r.readUInt64("delivery.leaseExpiresAt"),
+                headers: try r.readMap("delivery.headers"), body: try r.readBytes("delivery.body"))
+        }
+        guard (1...WireProtocol.deliveriesPerBatchMax).contains(deliveries.count) else {
+            throw FrameError(.invalidValue(field: "deliveries.items"))
+        }
+        self.subscriptionID = subscriptionID
+        self.queue = queue
+        self.deliveries = deliveries
+    }
+}
+
 /// Names one lease of one message.
 public struct LeaseHandle: WireCodable, Hashable {
     public var messageID: MessageID

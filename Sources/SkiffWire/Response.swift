@@ -140,10 +140,12 @@ public enum Push: Hashable, Sendable {
     case checkback(Checkback)
     /// The server ended a subscription; the client may re-subscribe.
     case subscriptionEnded(SubscriptionEnded)
+    /// Several leased messages of one subscription (only on connections that negotiated version 2 or later).
+    case deliveries(DeliveryBatch)
 
     /// Push opcodes (the frame header's `opcode` when `kind == .push`).
     public enum Opcode: UInt16, Sendable, CaseIterable {
-        case delivery = 1, checkback = 2, subscriptionEnded = 3
+        case delivery = 1, checkback = 2, subscriptionEnded = 3, deliveries = 4
     }
 
     /// This push's opcode.
@@ -152,16 +154,23 @@ public enum Push: Hashable, Sendable {
         case .delivery: return .delivery
         case .checkback: return .checkback
         case .subscriptionEnded: return .subscriptionEnded
+        case .deliveries: return .deliveries
         }
     }
 
     /// The push as a frame.
     public var frame: Frame {
-        var writer = WireWriter()
+        var writer: WireWriter
+        switch self {
+        case .delivery(let m): writer = WireWriter(capacity: 128 + m.body.count)
+        case .deliveries(let m): writer = WireWriter(capacity: m.encodedBytesEstimate)
+        default: writer = WireWriter()
+        }
         switch self {
         case .delivery(let m): writer.write(m)
         case .checkback(let m): writer.write(m)
         case .subscriptionEnded(let m): writer.write(m)
+        case .deliveries(let m): writer.write(m)
         }
         return Frame(kind: .push, opcode: opcode.rawValue, requestID: .none, payload: writer.bytes)
     }
@@ -177,6 +186,7 @@ public enum Push: Hashable, Sendable {
         case .delivery: self = .delivery(try reader.read())
         case .checkback: self = .checkback(try reader.read())
         case .subscriptionEnded: self = .subscriptionEnded(try reader.read())
+        case .deliveries: self = .deliveries(try reader.read())
         }
         try reader.expectEnd()
     }

@@ -5,9 +5,13 @@ public enum WireProtocol {
     /// The four bytes `SKIF` that open every `hello` payload.
     public static let magic: UInt32 = 0x534B_4946
     /// The protocol version this build speaks. Bumped only for incompatible changes.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     /// The oldest protocol version this build still accepts.
     public static let minimumVersion: UInt16 = 1
+    /// The first version with `Push.deliveries` (many deliveries of one subscription per push frame).
+    public static let deliveryBatchVersion: UInt16 = 2
+    /// The most deliveries one `DeliveryBatch` may carry.
+    public static let deliveriesPerBatchMax = 1_024
     /// Bytes in the length prefix that starts every frame.
     public static let lengthPrefixBytes = 4
     /// Bytes in the frame header that follows the length prefix: kind, flags, opcode, request id.

@@ -110,6 +110,8 @@ public struct WireReader: Sendable {
     /// Reads a string map; duplicate keys are invalid.
     public mutating func readMap(_ field: String) throws(FrameError) -> [String: String] {
         let count = Int(try readUInt32(field))
+        // Most messages carry no headers: no storage to reserve then.
+        if count == 0 { return [:] }
         guard count <= remaining / 8 else { throw FrameError(.truncated(field: field)) }
         var map: [String: String] = [:]
         map.reserveCapacity(count)

@@ -70,6 +70,7 @@ public struct WireWriter: Sendable {
     /// encode to equal bytes.
     public mutating func write(_ map: [String: String]) {
         write(UInt32(map.count))
+        if map.isEmpty { return }
         for key in map.keys.sorted() {
             write(key)
             write(map[key]!)

@@ -184,11 +184,14 @@ func testConfiguration(
     }
 
     /// A consumer keeps receiving after the leader dies: unacked deliveries come back from the new leader
-    /// and every message is eventually acked.
-    @Test func consumerResubscribesAfterLeaderCrash() async throws {
+    /// and every message is eventually acked; the same when deliveries arrive in batches (several per push).
+    @Test(arguments: [false, true]) func consumerResubscribesAfterLeaderCrash(batched: Bool) async throws {
         let cluster = try await FakeCluster.start(nodes: 2, leader: 1)
         defer { Task { await cluster.shutdown() } }
-        cluster.state.withLockedValue { $0.successor = NodeID(2) }
+        cluster.state.withLockedValue {
+            $0.successor = NodeID(2)
+            $0.batchDeliveries = batched
+        }
         let client = try SkiffClient(
             seeds: [cluster.address(1), cluster.address(2)], configuration: testConfiguration())
         defer { client.close() }

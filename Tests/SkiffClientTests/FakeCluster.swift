@@ -52,6 +52,8 @@ final class FakeCluster: Sendable {
         var swallow: Set<Request.Opcode> = []
         var resolved: [(HalfMessageID, HalfOutcome)] = []
         var subscriptionsByConnection: [ObjectIdentifier: [SubscriptionID: UInt32]] = [:]
+        /// Push each round's deliveries of a subscription as one `deliveries` batch (protocol version 2).
+        var batchDeliveries = false
         /// One topic "t" with `topicPartitions` partitions; records per partition.
         var topicPartitions: UInt32 = 2
         var partitions: [UInt32: [TopicRecord]] = [:]
@@ -332,7 +334,24 @@ final class FakeNode: Sendable {
             }
             return pushes
         }
-        for (channel, delivery) in pushes { channel.writeAndFlush(Push.delivery(delivery).frame, promise: nil) }
+        guard cluster.state.withLockedValue({ $0.batchDeliveries }) else {
+            for (channel, delivery) in pushes { channel.writeAndFlush(Push.delivery(delivery).frame, promise: nil) }
+            return
+        }
+        var index = 0
+        while index < pushes.count {
+            let (channel, first) = pushes[index]
+            var batch: [Delivery] = []
+            while index < pushes.count, pushes[index].0 === channel,
+                pushes[index].1.subscriptionID == first.subscriptionID
+            {
+                batch.append(pushes[index].1)
+                index += 1
+            }
+            let push = Push.deliveries(
+                DeliveryBatch(subscriptionID: first.subscriptionID, queue: first.queue, deliveries: batch))
+            channel.writeAndFlush(push.frame, promise: nil)
+        }
     }
 
     /// Releases the leases of a closed connection (what the real server does on disconnect).

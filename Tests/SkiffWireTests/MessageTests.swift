@@ -36,8 +36,10 @@ import Testing
         var frame = Request.hello(Hello(role: .admin, clientID: "x")).frame(id: RequestID(1))
         frame.payload[0] = 0
         #expect(throws: FrameError(.invalidValue(field: "hello.magic"))) { try Request(frame: frame) }
-        #expect(Hello(role: .client, clientID: "", versionMin: 1, versionMax: 3).negotiatedVersion() == 1)
-        #expect(Hello(role: .client, clientID: "", versionMin: 2, versionMax: 3).negotiatedVersion() == nil)
+        #expect(Hello(role: .client, clientID: "", versionMin: 1, versionMax: 3).negotiatedVersion() == 2)
+        #expect(Hello(role: .client, clientID: "", versionMin: 1, versionMax: 1).negotiatedVersion() == 1)
+        #expect(Hello(role: .client, clientID: "", versionMin: 3, versionMax: 4).negotiatedVersion() == nil)
+        #expect(Hello(role: .client, clientID: "").negotiatedVersion() == WireProtocol.version)
     }
 
     /// Invalid UTF-8, out-of-range enums, bad booleans and impossible counts are typed errors, not crashes.

@@ -115,6 +115,19 @@ enum Samples {
                 halfID: HalfMessageID(1), producerGroup: "g", namespace: "d", target: .queue("q"), message: message,
                 attempt: 2)),
         .subscriptionEnded(SubscriptionEnded(subscriptionID: SubscriptionID(1), error: WireError(.unknownQueue))),
+        .deliveries(
+            DeliveryBatch(
+                subscriptionID: SubscriptionID(7), queue: queue,
+                deliveries: [
+                    Delivery(
+                        subscriptionID: SubscriptionID(7), queue: queue, messageID: MessageID(2),
+                        leaseToken: LeaseToken(3), deliveryCount: 1, priority: 0, publishedAtMs: 0,
+                        leaseExpiresAtMs: 6, headers: [:], body: [1, 2, 3]),
+                    Delivery(
+                        subscriptionID: SubscriptionID(7), queue: queue, messageID: MessageID(4),
+                        leaseToken: LeaseToken(5), deliveryCount: 3, priority: 9, publishedAtMs: 1,
+                        leaseExpiresAtMs: 8, headers: ["x-death-reason": "expired", "k": "v"], body: []),
+                ])),
     ]
 
     /// Every sample as a frame, with distinct request ids.
