@@ -40,7 +40,7 @@ let package = Package(
         // Storage.
         .target(name: "CCRC"),
         .target(name: "SkiffLog", dependencies: ["SkiffRaft", "CLZ4", "CCRC"]),
-        .target(name: "SkiffStore", dependencies: ["CSQLite", "SkiffLog", "SkiffRaft"]),
+        .target(name: "SkiffStore", dependencies: ["CSQLite", "CLZ4", "SkiffLog", "SkiffRaft"]),
 
         // Network protocol, node, client.
         .target(name: "SkiffWire", dependencies: ["SkiffRaft", .product(name: "NIOCore", package: "swift-nio")]),

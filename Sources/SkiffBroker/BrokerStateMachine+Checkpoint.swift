@@ -28,6 +28,9 @@ extension BrokerStateMachine {
         "INSERT OR REPLACE INTO broker_records(seq, topic, partition, offset, meta) VALUES (?, ?, ?, ?, ?)"
     static let deleteRecord = "DELETE FROM broker_records WHERE seq = ?"
     static let upsertPayload = "INSERT OR REPLACE INTO broker_payloads(seq, payload) VALUES (?, ?)"
+    /// The SQL of the statement that stores a payload row (`seq`, `Payload.encoded()`): the shell may store the
+    /// payload column in another form (compressed) as long as its `PayloadSource` gives the payload back.
+    public static var upsertPayloadSQL: String { upsertPayload }
     static let deletePayload = "DELETE FROM broker_payloads WHERE seq = ?"
 
     static func int(_ value: UInt64) -> StoreValue { .int(Int64(bitPattern: value)) }
@@ -258,16 +261,17 @@ public struct CheckpointDelta: Sendable {
             try write(StoreStatement(sql: Machine.deleteRecord, bindings: [Machine.int(seq)]))
             try write(StoreStatement(sql: Machine.deletePayload, bindings: [Machine.int(seq)]))
         }
-        for seq in tracker.messages.keys.sorted() {
-            let row = tracker.messages[seq]!
+        // Sorted dictionary positions, not keys: reading a row at its position costs no second hash lookup.
+        for (seq, position) in Self.sortedPositions(tracker.messages) {
+            let row = tracker.messages[position].value
             let meta = Machine.encodeMessageRow(row.message, row.place)
             try write(
                 StoreStatement(
                     sql: Machine.upsertMessage, bindings: [Machine.int(seq), .int(Int64(row.queue)), .blob(meta)]))
             if let payload = row.payload { try write(Self.payloadStatement(seq, payload)) }
         }
-        for seq in tracker.records.keys.sorted() {
-            let row = tracker.records[seq]!
+        for (seq, position) in Self.sortedPositions(tracker.records) {
+            let row = tracker.records[position].value
             let bindings: [StoreValue] = [
                 Machine.int(seq), .int(Int64(row.topic)), .int(Int64(row.partition)), Machine.int(row.meta.offset),
                 .blob(Machine.encodeRecordRow(row.meta)),
@@ -283,6 +287,13 @@ public struct CheckpointDelta: Sendable {
             }
         }
         try write(StoreStatement(sql: Machine.upsertMeta, bindings: [.text("global"), .blob(global)]))
+    }
+
+    /// The rows' keys in ascending order, each with the row's position in `rows`.
+    private static func sortedPositions<Row>(_ rows: [UInt64: Row]) -> [(UInt64, Dictionary<UInt64, Row>.Index)] {
+        var order = rows.indices.map { (rows[$0].key, $0) }
+        order.sort { $0.0 < $1.0 }
+        return order
     }
 
     /// All of `write`'s statements in an array.

@@ -8,17 +8,22 @@
 /// disk, which waits for whatever SQLite writeback is already queued there (on a journaling file system the
 /// journal commit adds the same dependency). Without slices, a log fsync that comes while the checkpoint's data
 /// is being written out waits for all of it: 50-200 ms on
-/// every node at once (docs/benchmarks.md, "Latency at 1000 msg/s"). Syncing the WAL every `statementsPerSlice`
-/// statements from the checkpoint thread keeps what is dirty, and so what a log fsync can wait for, to about one
-/// slice. The checkpoint thread waits for these syncs; nothing on the publish path waits for a checkpoint.
+/// every node at once (docs/benchmarks.md, "Latency at 1000 msg/s"). Syncing the WAL every `sliceBytes` of
+/// statement data from the checkpoint thread keeps what is dirty, and so what a log fsync can wait for, to about
+/// one slice. The checkpoint thread waits for these syncs; nothing on the publish path waits for a checkpoint.
+///
+/// Slices are measured in bytes bound (after payload compression), not in statements: a compressed payload row
+/// may be a few hundred bytes, and a sync per 256 of them would triple the syncs for the same data.
 ///
 /// Invariant: used only on the checkpoint thread, for one checkpoint.
 final class CheckpointSlicer {
-    /// Statements (about one message row with its payload each, ~1 KiB at the bench's size) between two syncs.
-    static let statementsPerSlice = 256
+    /// Bytes of bound statement data (about what SQLite writes to its WAL, before page overhead) between two syncs.
+    static let sliceBytes = 256 << 10
+    /// What one statement counts for at least (its row's key, cell and index overhead in its page).
+    static let statementBytesMin = 32
 
     private var descriptor: Int32
-    private var statements = 0
+    private var bytes = 0
     /// Syncs done so far (for tests).
     private(set) var slicesSynced = 0
 
@@ -28,13 +33,15 @@ final class CheckpointSlicer {
 
     deinit { close() }
 
-    /// Counts one statement; every `statementsPerSlice`, waits until the WAL's dirty pages are on disk.
+    /// Counts one statement that bound `bytes` of values; once `sliceBytes` were counted since the last sync,
+    /// waits until the WAL's dirty pages are on disk.
     ///
     /// A failed sync throws, which fails the checkpoint and stops the node: after a failed fsync the kernel may
     /// have dropped the dirty pages, so no later sync (SQLite's at commit included) could be trusted.
-    func statementWritten() throws(SliceSyncError) {
-        statements += 1
-        guard descriptor >= 0, statements % Self.statementsPerSlice == 0 else { return }
+    func statementWritten(bytes written: Int) throws(SliceSyncError) {
+        bytes += max(written, Self.statementBytesMin)
+        guard descriptor >= 0, bytes >= Self.sliceBytes else { return }
+        bytes = 0
         guard fdatasync(descriptor) == 0 else { throw SliceSyncError(errno: errno) }
         slicesSynced += 1
     }

@@ -72,9 +72,22 @@ final class NodeStore: @unchecked Sendable {
         }
     }
 
+    /// The on-disk format of `state.db` (SQLite's `PRAGMA user_version`): 0 for files from before it was recorded,
+    /// whose payload rows are all raw; 2 when payload rows may be LZ4 frames (`RowCompression`). Opening a file of
+    /// an older version upgrades it in place (its raw rows stay readable); a newer version is refused.
+    static let schemaVersion: Int64 = 2
+    /// The byte offset of `user_version` (`u32` big-endian) in a SQLite database file's header.
+    static let userVersionHeaderOffset = 60
+
     private static func openDatabase(_ path: String) throws -> (StateStore, StateStore) {
         let writer = try StateStore.open(path: path)
+        let found = try writer.query("PRAGMA user_version").first?.first?.integer ?? 0
+        guard found <= schemaVersion else {
+            writer.close()
+            throw StoreError(.unsupportedSchemaVersion(found: found, supported: schemaVersion), context: path)
+        }
         for statement in BrokerStateMachine.schema { try writer.execute(statement) }
+        if found < schemaVersion { try writer.execute("PRAGMA user_version = \(schemaVersion)") }
         // A second connection for payload reads, so the loop never waits behind a checkpoint transaction.
         let reader = try StateStore.open(path: path)
         return (writer, reader)
@@ -92,6 +105,16 @@ final class NodeStore: @unchecked Sendable {
             return broker
         }
     }
+
+    /// The `payload` column value a checkpoint stores for a payload's encoding: an LZ4 frame when that is clearly
+    /// smaller (`RowCompression`), else the encoding itself.
+    static func encodePayloadRow(_ encoded: [UInt8], _ compressor: RowCompression.Compressor) -> [UInt8] {
+        compressor.encode(encoded)
+    }
+
+    /// The payload encoding (`Payload.encoded()`) held by a `broker_payloads.payload` value; nil when damaged.
+    /// Every reader of that column MUST go through this: since schema version 2 a value may be an LZ4 frame.
+    static func decodePayloadRow(_ stored: [UInt8]) -> [UInt8]? { RowCompression.decode(stored) }
 
     /// Reads a released payload (the broker's `PayloadSource`).
     func payload(for sequence: MessageSeq) -> Payload? {
@@ -120,11 +143,13 @@ final class NodeStore: @unchecked Sendable {
             ])
         var wanted: [UInt8]?
         for row in rows ?? [] {
-            guard row.count == 2, let seq = row[0].integer, let blob = row[1].blob else { continue }
+            guard row.count == 2, let seq = row[0].integer, let stored = row[1].blob else { continue }
             if UInt64(bitPattern: seq) == sequence.rawValue {
-                wanted = blob
-            } else {
-                payloads.put(UInt64(bitPattern: seq), blob)
+                wanted = Self.decodePayloadRow(stored)
+            } else if let length = RowCompression.originalLength(stored), length <= Self.payloadReadAheadBytesMax,
+                let bytes = Self.decodePayloadRow(stored)
+            {
+                payloads.put(UInt64(bitPattern: seq), bytes)
             }
         }
         return wanted
@@ -165,9 +190,11 @@ final class NodeStore: @unchecked Sendable {
                     appliedIndex: metadata.index, term: metadata.term,
                     membership: MembershipCodec.encode(metadata.confState)
                 ) { run in
+                    let compressor = RowCompression.Compressor()
                     try rows { statement in
-                        try run(SQLStatement(statement.sql, statement.bindings.map(Self.sqlValue)))
-                        try slicer.statementWritten()
+                        let (sql, bytes) = Self.sqlStatement(statement, compressor)
+                        try run(sql)
+                        try slicer.statementWritten(bytes: bytes)
                     }
                 }
             }
@@ -260,6 +287,7 @@ final class NodeStore: @unchecked Sendable {
         guard storeMeta.lastIndex == metadata.index, storeMeta.term == metadata.term else {
             throw StoreError(.snapshotMismatch("stream is \(storeMeta.lastIndex)@\(storeMeta.term), want \(metadata)"))
         }
+        try Self.checkSchemaVersion(stream, fileOffset: 4 + headerLength)
         let installer = try SnapshotWriter(metadata: storeMeta, tempPath: snapshotDirectory + "/incoming.db")
         var offset: UInt64 = 0
         while offset < storeMeta.byteCount {
@@ -283,6 +311,17 @@ final class NodeStore: @unchecked Sendable {
         }
         // The payload cache stays valid: a sequence number is never reused and its payload never changes.
         try? fileSystem.unlink(incomingStreamPath)
+    }
+
+    /// Refuses a received database of a newer format than this build reads, before it replaces anything (the
+    /// `user_version` field of the SQLite header of the file at `fileOffset` in `stream`).
+    private static func checkSchemaVersion(_ stream: any StorageFile, fileOffset: Int) throws {
+        let field = try stream.read(at: fileOffset + userVersionHeaderOffset, count: 4)
+        guard field.count == 4 else { throw StoreError(.snapshotMismatch("database shorter than its header")) }
+        let found = Int64(Int32(bitPattern: field.reduce(0) { $0 << 8 | UInt32($1) }))
+        guard found <= schemaVersion else {
+            throw StoreError(.unsupportedSchemaVersion(found: found, supported: schemaVersion), context: "snapshot")
+        }
     }
 
     // MARK: Membership, addresses, repair marker.
@@ -342,6 +381,33 @@ final class NodeStore: @unchecked Sendable {
         let handle = try fileSystem.open(path, create: false)
         defer { handle.close() }
         return try handle.read(at: 0, count: try handle.size())
+    }
+
+    /// The SQL form of one delta statement, with payload rows compressed (`encodePayloadRow`), and about how many
+    /// bytes it writes (its bound values after compression).
+    static func sqlStatement(
+        _ statement: StoreStatement, _ compressor: RowCompression.Compressor
+    ) -> (SQLStatement, Int) {
+        let isPayload = statement.sql == BrokerStateMachine.upsertPayloadSQL
+        var bytes = 0
+        let bindings = statement.bindings.map { value -> SQLValue in
+            switch value {
+            case .blob(let raw) where isPayload:
+                let stored = encodePayloadRow(raw, compressor)
+                bytes += stored.count
+                return .blob(stored)
+            case .blob(let raw):
+                bytes += raw.count
+                return .blob(raw)
+            case .text(let text):
+                bytes += text.utf8.count
+                return .text(text)
+            default:
+                bytes += MemoryLayout<Int64>.size
+                return sqlValue(value)
+            }
+        }
+        return (SQLStatement(statement.sql, bindings), bytes)
     }
 
     static func sqlValue(_ value: StoreValue) -> SQLValue {

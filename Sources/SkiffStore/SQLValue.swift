@@ -61,6 +61,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case databaseInUse(String)
         /// A file operation failed.
         case file(String)
+        /// The database was written by a newer format than this build reads (`PRAGMA user_version`).
+        case unsupportedSchemaVersion(found: Int64, supported: Int64)
     }
 
     public var kind: Kind
