@@ -243,10 +243,10 @@ extension BrokerStateMachine {
                 tracker.entities.insert(.queue(id))
             }
         }
-        var delivered: [DeliveredMessage] = []
+        var taken: [LeasedMessage] = []
         let deadline = now + visibilityMs
         if queues[id]!.readyCount > 0 { consumerQueues[consumer, default: []].insert(id) }
-        while delivered.count < Int(maxMessages), var message = queues[id]!.popNextReady() {
+        while taken.count < Int(maxMessages), var message = queues[id]!.popNextReady() {
             if message.expiresAt <= now {
                 deadLetter([(message, id, .expired)])
                 continue
@@ -259,17 +259,42 @@ extension BrokerStateMachine {
             let place = MessagePlace.leased(lease: lease, consumer: consumer, deadline: deadline)
             let resident = trackLeased(message, queue: id, place: place)
             arm(.leaseExpiry, at: deadline, owner: id, id: lease)
-            if materializesDeliveries {
-                delivered.append(materialize(message, lease: lease, deadline: deadline, resident: resident))
-            } else {
-                delivered.append(unmaterialized(message, lease: lease, deadline: deadline))
-            }
+            taken.append(LeasedMessage(message: message, lease: lease, resident: resident))
         }
-        if !delivered.isEmpty {
-            queues[id]!.delivered += UInt64(delivered.count)
+        if !taken.isEmpty {
+            queues[id]!.delivered += UInt64(taken.count)
             tracker.entities.insert(.queue(id))
         }
-        return .delivered(delivered)
+        guard materializesDeliveries else {
+            return .delivered(taken.map { unmaterialized($0.message, lease: $0.lease, deadline: deadline) })
+        }
+        let payloads = batchedPayloads(taken)
+        return .delivered(
+            zip(taken, payloads).map { item, payload in
+                materialize(item.message, lease: item.lease, deadline: deadline, resident: payload)
+            })
+    }
+
+    /// A message leased by a `receive`, with its payload when still in RAM.
+    struct LeasedMessage {
+        var message: QueuedMessage
+        var lease: UInt64
+        var resident: Payload?
+    }
+
+    /// The payloads of `taken` that one batched read can supply (RAM-resident ones as they are), in order; nil
+    /// where `materialize` must look the payload up itself. The batched read is used only when the source
+    /// supports it and the released sequences are ascending (one priority level: the usual case).
+    func batchedPayloads(_ taken: [LeasedMessage]) -> [Payload?] {
+        var payloads = taken.map(\.resident)
+        let released = taken.indices.filter { taken[$0].resident == nil }
+        guard released.count > 1, let source = payloadSource as? any BatchPayloadSource else { return payloads }
+        let sequences = released.map { MessageSeq(taken[$0].message.seq) }
+        guard zip(sequences, sequences.dropFirst()).allSatisfy({ $0.rawValue < $1.rawValue }) else { return payloads }
+        let fetched = source.payloads(for: sequences)
+        precondition(fetched.count == sequences.count, "\(fetched.count) payloads for \(sequences.count) sequences")
+        for (index, payload) in zip(released, fetched) { payloads[index] = payload }
+        return payloads
     }
 
     func checkVisibility(_ visibilityMs: Int64) throws(BrokerError) {

@@ -86,10 +86,6 @@ extension Node {
         }
     }
 
-    /// Bytes of bodies and headers above which a delivery batch is cut, so a batch frame is never much larger
-    /// than the largest single delivery and a client's decode of one frame stays short.
-    static let deliveryBatchBytesSoftMax = 1 << 20
-
     /// Pushes leased messages: one `deliveries` frame per batch on connections that negotiated batches,
     /// one `delivery` frame per message on older ones.
     private func push(
@@ -102,22 +98,9 @@ extension Node {
             }
             return
         }
-        var batch: [Delivery] = []
-        batch.reserveCapacity(min(messages.count, WireProtocol.deliveriesPerBatchMax))
-        var bytes = 0
-        for message in messages {
-            let size = WireMapping.deliveryBytes(message)
-            if !batch.isEmpty,
-                batch.count == WireProtocol.deliveriesPerBatchMax || bytes + size > Self.deliveryBatchBytesSoftMax
-            {
-                connection.push(.deliveries(DeliveryBatch(subscriptionID: subID, queue: queue, deliveries: batch)))
-                batch.removeAll(keepingCapacity: true)
-                bytes = 0
-            }
-            batch.append(WireMapping.delivery(message, subscription: subID, queue: queue))
-            bytes += size
+        for batch in WireMapping.deliveryBatches(messages, subscription: subID, queue: queue) {
+            connection.push(.deliveries(batch))
         }
-        connection.push(.deliveries(DeliveryBatch(subscriptionID: subID, queue: queue, deliveries: batch)))
     }
 
     /// Tells every subscriber that this node no longer leads; clients re-subscribe on the new leader.

@@ -42,8 +42,8 @@ final class NodeStore: @unchecked Sendable {
     private let lock = NIOLock()
     private var writer: StateStore
     /// The payload-read connection. Guarded by `readerLock` (swapped by an install under both locks).
-    private var reader: StateStore
-    private let readerLock = NIOLock()
+    private(set) var reader: StateStore
+    let readerLock = NIOLock()
     /// Bumped when an installed snapshot replaces the database; a checkpoint taken from the broker state of an
     /// older generation MUST NOT be written into the new database.
     private var generation: UInt64 = 0

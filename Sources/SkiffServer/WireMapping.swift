@@ -171,6 +171,37 @@ enum WireMapping {
 
     static func leases(_ handles: [LeaseHandle]) -> [LeaseID] { handles.map { LeaseID($0.leaseToken.rawValue) } }
 
+    /// Bytes of bodies and headers above which a delivery batch is cut, so a batch frame is never much larger
+    /// than the largest single delivery and a client's decode of one frame stays short.
+    static let deliveryBatchBytesSoftMax = 1 << 20
+
+    /// Splits one receive's deliveries into push batches, in order: each holds at most
+    /// `WireProtocol.deliveriesPerBatchMax` deliveries and is cut before a delivery that would take its body and
+    /// header bytes past `bytesSoftMax`, so a batch is bigger than that only when it holds a single delivery.
+    static func deliveryBatches(
+        _ messages: [DeliveredMessage], subscription: SubscriptionID, queue: ObjectName,
+        bytesSoftMax: Int = deliveryBatchBytesSoftMax
+    ) -> [DeliveryBatch] {
+        var batches: [DeliveryBatch] = []
+        var batch: [Delivery] = []
+        batch.reserveCapacity(min(messages.count, WireProtocol.deliveriesPerBatchMax))
+        var bytes = 0
+        for message in messages {
+            let size = deliveryBytes(message)
+            if !batch.isEmpty, batch.count == WireProtocol.deliveriesPerBatchMax || bytes + size > bytesSoftMax {
+                batches.append(DeliveryBatch(subscriptionID: subscription, queue: queue, deliveries: batch))
+                batch.removeAll(keepingCapacity: true)
+                bytes = 0
+            }
+            batch.append(delivery(message, subscription: subscription, queue: queue))
+            bytes += size
+        }
+        if !batch.isEmpty {
+            batches.append(DeliveryBatch(subscriptionID: subscription, queue: queue, deliveries: batch))
+        }
+        return batches
+    }
+
     /// The body and header bytes of a delivery (what bounds a delivery batch).
     static func deliveryBytes(_ m: DeliveredMessage) -> Int {
         m.headers.reduce(m.body.count) { $0 + $1.name.utf8.count + $1.value.utf8.count + 8 }

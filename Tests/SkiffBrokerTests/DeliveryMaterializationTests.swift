@@ -70,3 +70,49 @@ import Testing
         #expect(heap.count == reference.count)
     }
 }
+
+/// A payload source that also reads in batches; it leaves out every third payload of a batch (which the broker
+/// must then read on its own) and counts both kinds of reads.
+final class BatchingStore: BatchPayloadSource, @unchecked Sendable {
+    let store: FakeStore
+    var batchReads = 0
+    var singleReads = 0
+
+    init(_ store: FakeStore) { self.store = store }
+
+    func payload(for sequence: MessageSeq) -> Payload? {
+        singleReads += 1
+        return store.payload(for: sequence)
+    }
+
+    func payloads(for sequences: [MessageSeq]) -> [Payload?] {
+        batchReads += 1
+        return sequences.enumerated().map { $0.offset % 3 == 2 ? nil : store.payload(for: $0.element) }
+    }
+}
+
+/// The released payloads of one receive come from one batched read when the source offers it, the ones the
+/// batch lacks from single reads, and the deliveries equal those of a replica reading every payload singly.
+@Test func receiveReadsReleasedPayloadsInOneBatch() {
+    var batched = queueHarness()
+    var single = queueHarness()
+    let batchedStore = FakeStore()
+    let singleStore = FakeStore()
+    let source = BatchingStore(batchedStore)
+    batched.machine.payloadSource = source
+    single.machine.payloadSource = singleStore
+    let bodies = (0..<30).map { "m\($0)" }
+    batched.publish("q", bodies)
+    single.publish("q", bodies)
+    batchedStore.execute(batched.machine.takeCheckpointDelta())
+    singleStore.execute(single.machine.takeCheckpointDelta())
+    let viaBatch = batched.receive("q", max: 12)
+    let viaSingle = single.receive("q", max: 12)
+    #expect(viaBatch == viaSingle)
+    #expect(viaBatch.map(text) == Array(bodies.prefix(12)))
+    #expect(source.batchReads == 1)
+    #expect(source.singleReads == 4)
+    // One released payload is read singly: no batch for a single sequence.
+    #expect(batched.receive("q", max: 1).map(text) == ["m12"])
+    #expect(source.batchReads == 1 && source.singleReads == 5)
+}

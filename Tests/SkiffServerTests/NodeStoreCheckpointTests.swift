@@ -59,6 +59,24 @@ import Testing
         #expect(reopened.payload(for: MessageSeq(8)) == Self.payload(8))
     }
 
+    /// Batched payload reads return what single reads return for every sequence in the database, nil for the
+    /// others, and nil for every sequence of a request too sparse for one range scan.
+    @Test func batchedPayloadReadsMatchSingleReads() throws {
+        let directory = try TemporaryDataDirectory()
+        let store = try NodeStore(directory: directory.path)
+        defer { store.close() }
+        let stored: [UInt64] = [1, 2, 3, 4, 6, 7, 8, 9, 10]
+        _ = try store.checkpoint(
+            rows: Self.rows(stored), metadata: Self.metadata(5), generation: store.currentGeneration(),
+            snapshot: false)
+        let asked: [UInt64] = [2, 3, 5, 7, 10, 12]
+        let batch = store.payloads(for: asked.map { MessageSeq($0) })
+        #expect(batch == asked.map { stored.contains($0) ? Self.payload($0) : nil })
+        #expect(batch == asked.map { store.payload(for: MessageSeq($0)) })
+        let sparse = store.payloads(for: [MessageSeq(1), MessageSeq(1_000_000)])
+        #expect(sparse == [nil, nil])
+    }
+
     /// A checkpoint asked for a snapshot leaves a complete file of that index, which later checkpoints that make
     /// no snapshot leave untouched (its size and CRC still match what its metadata says).
     @Test func snapshotFileIsMadeOnlyWhenAsked() throws {
