@@ -116,6 +116,11 @@ final class NodeStore: @unchecked Sendable {
     /// Every reader of that column MUST go through this: since schema version 2 a value may be an LZ4 frame.
     static func decodePayloadRow(_ stored: [UInt8]) -> [UInt8]? { RowCompression.decode(stored) }
 
+    /// The payload held by a `broker_payloads.payload` value, raw or compressed; nil when it does not decode.
+    static func decodeStoredPayload(_ stored: [UInt8]) -> Payload? {
+        decodePayloadRow(stored).flatMap { try? Payload.decode($0) }
+    }
+
     /// Reads a released payload (the broker's `PayloadSource`).
     func payload(for sequence: MessageSeq) -> Payload? {
         if let payload = stagedLock.withLock({ staged?.payload(for: sequence) }) { return payload }

@@ -57,6 +57,43 @@ import Testing
         #expect(reopened.payload(for: MessageSeq(77)) == Self.largePayload(77))
     }
 
+    /// Delta statements become SQL as they are, except payload upserts, whose compressible payloads are bound as
+    /// LZ4 frames that `decodeStoredPayload` reads back; incompressible payloads stay raw. The byte count the WAL
+    /// slices use is what is bound after compression.
+    @Test func onlyPayloadRowsAreCompressed() throws {
+        let compressor = RowCompression.Compressor()
+        let large = Self.largePayload(3).encoded()
+        let (payload, payloadBytes) = NodeStore.sqlStatement(
+            StoreStatement(sql: BrokerStateMachine.upsertPayloadSQL, bindings: [.int(3), .blob(large)]), compressor)
+        let stored = try #require(payload.bindings.last?.blob)
+        #expect(stored.first == RowCompression.compressedTag)
+        #expect(payloadBytes == MemoryLayout<Int64>.size + stored.count)
+        #expect(NodeStore.decodeStoredPayload(stored) == Self.largePayload(3))
+
+        var noise: UInt64 = 0x2545_F491_4F6C_DD1D
+        let randomBody = (0..<1024).map { _ -> UInt8 in
+            noise ^= noise << 13
+            noise ^= noise >> 7
+            noise ^= noise << 17
+            return UInt8(truncatingIfNeeded: noise)
+        }
+        let random = Payload(id: "r", body: randomBody, headers: [], key: nil)
+        let (raw, _) = NodeStore.sqlStatement(
+            StoreStatement(sql: BrokerStateMachine.upsertPayloadSQL, bindings: [.int(4), .blob(random.encoded())]),
+            compressor)
+        #expect(raw.bindings.last?.blob == random.encoded())
+        #expect(NodeStore.decodeStoredPayload(random.encoded()) == random)
+
+        let meta = StoreStatement(
+            sql: "INSERT OR REPLACE INTO broker_meta(key, value) VALUES (?, ?)",
+            bindings: [
+                .text("q/1"), .blob(large),
+            ])
+        let (metaSQL, metaBytes) = NodeStore.sqlStatement(meta, compressor)
+        #expect(metaSQL.bindings.last?.blob == large)
+        #expect(metaBytes == 3 + large.count)
+    }
+
     /// A new database records the current schema version; a file from before versioning (user_version 0, raw
     /// payload rows) opens, is upgraded in place, and its raw rows stay readable next to new compressed ones.
     @Test func oldDatabaseIsUpgradedAndStaysReadable() throws {
