@@ -12,7 +12,7 @@ extension NodeStore {
 
     /// The payloads of `sequences` (strictly ascending), in order; nil for a sequence whose row is not in the
     /// database (for example one still in a checkpoint being written, which `payload(for:)` finds) or whose row
-    /// this reader does not decode. Callers fall back to `payload(for:)` for those.
+    /// does not decode (raw or LZ4-framed, see `decodeStoredPayload`). Callers fall back to `payload(for:)` for those.
     func payloads(for sequences: [MessageSeq]) -> [Payload?] {
         guard let first = sequences.first?.rawValue, let last = sequences.last?.rawValue, last >= first,
             last - first < UInt64(sequences.count) * Self.batchSpanPerPayloadMax + Self.batchSpanSlack
@@ -35,7 +35,7 @@ extension NodeStore {
                 result.append(nil)
                 continue
             }
-            result.append(try? Payload.decode(blob))
+            result.append(Self.decodeStoredPayload(blob))
             row += 1
         }
         return result

@@ -57,6 +57,22 @@ import Testing
         #expect(reopened.payload(for: MessageSeq(77)) == Self.largePayload(77))
     }
 
+    /// The batched read of a receive (`payloads(for:)`) decodes compressed payload rows too, not just raw ones:
+    /// without it every compressed row would fall back to a single read.
+    @Test func batchedReadsDecodeCompressedRows() throws {
+        let directory = try TemporaryDataDirectory()
+        let store = try NodeStore(directory: directory.path)
+        defer { store.close() }
+        let seqs = Array(UInt64(1)...UInt64(40))
+        _ = try store.checkpoint(
+            rows: Self.largeRows(seqs), metadata: Support.metadata(3), generation: store.currentGeneration(),
+            snapshot: false)
+        #expect(try Self.storedPayload(store, 7)?.first == RowCompression.compressedTag)
+        let asked = seqs.filter { $0 % 3 != 0 }
+        let batch = store.payloads(for: asked.map { MessageSeq($0) })
+        #expect(batch == asked.map { Self.largePayload($0) })
+    }
+
     /// Delta statements become SQL as they are, except payload upserts, whose compressible payloads are bound as
     /// LZ4 frames that `decodeStoredPayload` reads back; incompressible payloads stay raw. The byte count the WAL
     /// slices use is what is bound after compression.
