@@ -276,7 +276,7 @@ extension BrokerStateMachine {
     }
 
     /// A message leased by a `receive`, with its payload when still in RAM.
-    struct LeasedMessage {
+    struct LeasedMessage: Sendable {
         var message: QueuedMessage
         var lease: UInt64
         var resident: Payload?
