@@ -276,7 +276,7 @@ extension BrokerStateMachine {
     }
 
     /// A message leased by a `receive`, with its payload when still in RAM.
-    struct LeasedMessage {
+    struct LeasedMessage: Sendable {
         var message: QueuedMessage
         var lease: UInt64
         var resident: Payload?
@@ -342,13 +342,22 @@ extension BrokerStateMachine {
         guard !leases.isEmpty, leases.count <= BrokerLimits.leaseIDsPerCommandMax else {
             throw invalid("lease count \(leases.count) outside 1...\(BrokerLimits.leaseIDsPerCommandMax)")
         }
-        guard Set(leases).count == leases.count else { throw invalid("duplicate lease ids") }
+        guard !Self.namesALeaseTwice(leases) else { throw invalid("duplicate lease ids") }
         let queue = queues[id]!
         let unknown = leases.filter { queue.leases[$0.rawValue] == nil }
         guard unknown.isEmpty else {
             let list = unknown.prefix(8).map(\.description).joined(separator: ",")
             throw BrokerError(.leaseNotFound, "\(unknown.count) unknown lease(s) in queue '\(queue.name)': \(list)")
         }
+    }
+
+    /// Whether a lease list names a lease twice. Without hashing: clients send leases in ascending order, which
+    /// is checked in one pass; any other order is sorted first.
+    static func namesALeaseTwice(_ leases: [LeaseID]) -> Bool {
+        guard leases.count > 1 else { return false }
+        if zip(leases, leases.dropFirst()).allSatisfy({ $0.rawValue < $1.rawValue }) { return false }
+        let sorted = leases.map(\.rawValue).sorted()
+        return zip(sorted, sorted.dropFirst()).contains { $0 == $1 }
     }
 
     /// Removes a lease and its index entry, returning the leased message.

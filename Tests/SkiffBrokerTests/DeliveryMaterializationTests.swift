@@ -116,3 +116,18 @@ final class BatchingStore: BatchPayloadSource, @unchecked Sendable {
     #expect(batched.receive("q", max: 1).map(text) == ["m12"])
     #expect(source.batchReads == 1 && source.singleReads == 5)
 }
+
+/// A settle that names a lease twice is refused whatever the order, and leaves every lease held; distinct
+/// leases in any order are accepted.
+@Test func settlingALeaseTwiceIsRefused() {
+    var h = queueHarness()
+    h.publish("q", ["a", "b", "c"])
+    let leases = h.receive("q", max: 3).map(\.lease)
+    for twice in [[leases[0], leases[0]], [leases[2], leases[1], leases[2]], [leases[1], leases[0], leases[1]]] {
+        #expect(h.code(.ack(namespace: "ns", queue: "q", leases: twice)) == .invalidArgument)
+        #expect(h.stats("q").leased == 3)
+    }
+    #expect(BrokerStateMachine.namesALeaseTwice([leases[0]]) == false)
+    #expect(h.ok(.ack(namespace: "ns", queue: "q", leases: [leases[2], leases[0], leases[1]])) == .count(3))
+    #expect(h.stats("q").leased == 0)
+}

@@ -84,10 +84,12 @@ import Testing
 }
 
 @Suite(.timeLimit(.minutes(3))) struct ConsumerTests {
-    /// A nacked delivery comes back with a raised delivery count, and a lease extension is accepted.
-    @Test func nackRedeliversWithHigherCount() async throws {
+    /// A nacked delivery comes back with a raised delivery count, and a lease extension is accepted; the same
+    /// when the server pushes deliveries in batches.
+    @Test(arguments: [false, true]) func nackRedeliversWithHigherCount(batched: Bool) async throws {
         let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
         defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { $0.batchDeliveries = batched }
         let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
         defer { client.close() }
         try await client.publish([9], to: "q")
@@ -107,10 +109,12 @@ import Testing
     }
 
     /// A delivery whose lease already ended when the application asks for it is skipped (the broker may have
-    /// given the message to another consumer meanwhile); the next live delivery is handed out instead.
-    @Test func expiredDeliveryIsSkipped() async throws {
+    /// given the message to another consumer meanwhile); the next live delivery is handed out instead, also
+    /// when both arrive in one batch.
+    @Test(arguments: [false, true]) func expiredDeliveryIsSkipped(batched: Bool) async throws {
         let cluster = try await FakeCluster.start(nodes: 1, leader: 1)
         defer { Task { await cluster.shutdown() } }
+        cluster.state.withLockedValue { $0.batchDeliveries = batched }
         let client = try SkiffClient(seeds: [cluster.address(1)], configuration: testConfiguration())
         defer { client.close() }
         try await client.publish([1], to: "q")
