@@ -30,6 +30,12 @@ struct BenchClusterCommand: AsyncParsableCommand {
     @Option(help: "Queue to publish to (declared if missing).") var queue: String = "bench"
     @Option(help: "Messages to publish.") var messages: Int = 100_000
     @Option(help: "Body bytes per message.") var size: Int = 1_024
+    @Option(
+        help: """
+            Body contents: cyclic (bytes 0..250 repeating, the same for every message, like the anchors' \
+            letters; LZ4 shrinks it) or random (new pseudo-random bytes for each message; incompressible).
+            """)
+    var body: BenchBody = .cyclic
     @Option(help: "Unconfirmed publishes allowed at once (all connections together).") var inflight: Int = 1_000
     @Option(help: "Client connections (each a separate client).") var connections: Int = 1
     @Option(help: "Publish at this many messages per second instead of as fast as possible.") var rate: Int?
@@ -80,6 +86,7 @@ struct BenchClusterCommand: AsyncParsableCommand {
         if let latencyLog { try run.writeLatencyLog(to: latencyLog) }
         var report = run.report(messages: messages, bodyBytes: size)
         report["mode"] = rate == nil ? "publish" : "rate"
+        report["body"] = body.rawValue
         if let rate { report["rate"] = rate }
         if let killTask {
             let killed = try await killTask.value
@@ -99,14 +106,12 @@ struct BenchClusterCommand: AsyncParsableCommand {
         for client in clients { _ = try await client.producerID() }
     }
 
-    private var body: [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 % 251) } }
-
     /// Publishes `messages` messages with at most `inflight` unconfirmed, optionally paced at `rate`.
     ///
     /// Uses the client's pipelined publish (a confirm callback, no task per message), so the bench measures the
     /// cluster rather than its own task scheduling.
     private func publishPhase(_ clients: [SkiffClient]) async throws -> PublishRun {
-        let body = self.body
+        var bodies = BenchBodies(kind: body, size: size)
         let queue = self.queue
         var run = PublishRun(capacity: messages)
         var progress = ProgressBar(total: messages, enabled: !noProgress)
@@ -120,7 +125,8 @@ struct BenchClusterCommand: AsyncParsableCommand {
                 scheduled = start + .nanoseconds(Int64(intervalNs) * Int64(index))
                 if scheduled > .now { try await Task.sleep(until: scheduled, clock: .continuous) }
             }
-            try await clients[index % clients.count].publish([OutgoingMessage(body: body)], to: .queue(queue)) {
+            let message = OutgoingMessage(body: bodies.next())
+            try await clients[index % clients.count].publish([message], to: .queue(queue)) {
                 [scheduled] result in
                 window.complete(result.map { _ in Confirm(start: scheduled, end: .now) })
             }
