@@ -26,11 +26,17 @@ public enum RowCompression {
 
     /// Encodes many values with one LZ4 state, reset cheaply between values (`LZ4_resetStream_fast`) instead of
     /// zeroing LZ4's 16 KiB hash table for each one as `LZ4_compress_default` does: for 1 KiB values that zeroing
-    /// cost more than the compression. Each value is still an independent block.
+    /// cost about as much as the compression. Each value is still an independent block. Values are compressed
+    /// into a reused scratch buffer, so a stored frame is one allocation of its own size, and a value that does not
+    /// compress well allocates nothing.
     ///
     /// Not thread-safe: one compressor per thread (the checkpoint thread makes one per checkpoint).
     public final class Compressor {
+        /// The largest scratch buffer kept between values; larger values get a buffer of their own.
+        public static let scratchBytesMax = 1 << 20
+
         private let stream: UnsafeMutablePointer<LZ4_stream_t>
+        private var scratch: [UInt8] = []
 
         public init() {
             guard let stream = LZ4_createStream() else { preconditionFailure("LZ4_createStream: out of memory") }
@@ -43,30 +49,34 @@ public enum RowCompression {
         public func encode(_ raw: [UInt8]) -> [UInt8] {
             let mustFrame = raw.first == compressedTag
             guard raw.count >= compressBytesMin || mustFrame, raw.count <= originalBytesMax else { return raw }
-            let bound = Int(LZ4_compressBound(Int32(raw.count)))
+            let capacity = frameHeaderBytes + Int(LZ4_compressBound(Int32(raw.count)))
+            var buffer: [UInt8] = []
+            if capacity <= Self.scratchBytesMax {
+                if scratch.count < capacity { scratch = [UInt8](repeating: 0, count: capacity) }
+                swap(&buffer, &scratch)
+            } else {
+                buffer = [UInt8](repeating: 0, count: capacity)
+            }
+            defer { if buffer.count <= Self.scratchBytesMax { swap(&buffer, &scratch) } }
             LZ4_resetStream_fast(stream)
-            var written: Int32 = 0
-            let frame = [UInt8](unsafeUninitializedCapacity: frameHeaderBytes + bound) { buffer, initialized in
-                let length = UInt32(raw.count)
-                buffer[0] = compressedTag
-                for shift in 0..<4 {
-                    buffer[1 + shift] = UInt8(truncatingIfNeeded: length >> (24 - 8 * UInt32(shift)))
-                }
-                written = raw.withUnsafeBytes { source in
+            let written = buffer.withUnsafeMutableBytes { frame in
+                raw.withUnsafeBytes { source in
                     LZ4_compress_fast_continue(
                         stream, source.baseAddress!.assumingMemoryBound(to: CChar.self),
-                        UnsafeMutableRawPointer(buffer.baseAddress! + frameHeaderBytes).assumingMemoryBound(
-                            to: CChar.self),
-                        Int32(raw.count), Int32(bound), 1)
+                        (frame.baseAddress! + frameHeaderBytes).assumingMemoryBound(to: CChar.self),
+                        Int32(raw.count), Int32(capacity - frameHeaderBytes), 1)
                 }
-                initialized = written > 0 ? frameHeaderBytes + Int(written) : 0
             }
             guard written > 0 else {
                 precondition(!mustFrame, "LZ4 failed on \(raw.count) bytes within its own bound")
                 return raw
             }
-            if mustFrame || frame.count <= raw.count - raw.count / keepRatioDivisor { return frame }
-            return raw
+            let total = frameHeaderBytes + Int(written)
+            guard mustFrame || total <= raw.count - raw.count / keepRatioDivisor else { return raw }
+            let length = UInt32(raw.count)
+            buffer[0] = compressedTag
+            for shift in 0..<4 { buffer[1 + shift] = UInt8(truncatingIfNeeded: length >> (24 - 8 * UInt32(shift))) }
+            return Array(buffer[0..<total])
         }
     }
 

@@ -22,6 +22,12 @@ public final class StateStore: @unchecked Sendable {
     var handle: OpaquePointer?
     /// Prepared statements by SQL text, reused across calls. Guarded by `lock`.
     var prepared: [String: OpaquePointer] = [:]
+    /// The statements used last, most recent last, looked up before `prepared`: a checkpoint alternates between a
+    /// few statements, and comparing their SQL text is cheaper than hashing it. Holds no statement that is not in
+    /// `prepared` (which owns and finalizes them). Guarded by `lock`.
+    var recent: [(sql: String, statement: OpaquePointer)] = []
+    /// Bound on `recent`.
+    static let recentStatementCount = 4
 
     private init(path: String, handle: OpaquePointer) {
         self.path = path
@@ -70,6 +76,7 @@ public final class StateStore: @unchecked Sendable {
             guard let handle else { return }
             for statement in prepared.values { sqlite3_finalize(statement) }
             prepared.removeAll()
+            recent.removeAll()
             sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
             sqlite3_close_v2(handle)
             self.handle = nil
@@ -156,6 +163,15 @@ public final class StateStore: @unchecked Sendable {
 
     /// The cached prepared statement for `sql`, preparing it on first use.
     private func preparedStatement(_ sql: String, _ db: OpaquePointer) throws -> OpaquePointer {
+        if let hit = recent.lastIndex(where: { $0.sql == sql }) { return recent[hit].statement }
+        let statement = try cachedStatement(sql, db)
+        if recent.count >= Self.recentStatementCount { recent.removeFirst() }
+        recent.append((sql, statement))
+        return statement
+    }
+
+    /// The statement for `sql` from `prepared`, preparing it on first use.
+    private func cachedStatement(_ sql: String, _ db: OpaquePointer) throws -> OpaquePointer {
         if let cached = prepared[sql] { return cached }
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v2(db, sql, -1, &statement, nil)
@@ -166,6 +182,7 @@ public final class StateStore: @unchecked Sendable {
         if prepared.count >= Self.preparedStatementCountMax {
             for old in prepared.values { sqlite3_finalize(old) }
             prepared.removeAll()
+            recent.removeAll()
         }
         prepared[sql] = statement
         return statement

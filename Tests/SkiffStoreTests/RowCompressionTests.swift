@@ -35,6 +35,20 @@ import Testing
         }
     }
 
+    /// A value too large for the compressor's kept scratch buffer is framed through a buffer of its own, and the
+    /// compressor still encodes small values correctly afterwards.
+    @Test func valuesLargerThanTheScratchBufferRoundTrip() {
+        let compressor = RowCompression.Compressor()
+        let small = Self.compressible(1024)
+        let large = Self.compressible(RowCompression.Compressor.scratchBytesMax * 2)
+        for raw in [small, large, small, Self.incompressible(2048), small] {
+            let stored = compressor.encode(raw)
+            #expect(RowCompression.decode(stored) == raw)
+            #expect(stored == RowCompression.encode(raw))
+        }
+        #expect(compressor.encode(large).count < large.count / 2)
+    }
+
     /// Values LZ4 does not shrink by an eighth, and short values, are stored raw and decode as themselves.
     @Test func incompressibleAndShortValuesStayRaw() {
         for raw in [Self.incompressible(4096), Self.compressible(RowCompression.compressBytesMin - 1), [], [1]] {

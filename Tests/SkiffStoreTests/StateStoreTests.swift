@@ -4,6 +4,20 @@ import SkiffStore
 import Testing
 
 @Suite struct StateStoreTests {
+    /// The statement caches (recently used, then by SQL text, flushed when full) always run the statement whose
+    /// SQL was given: many distinct statements interleaved with a repeated one, past the cache bound, each give
+    /// their own result.
+    @Test func preparedStatementCachesRunTheRightStatement() throws {
+        let directory = try TempDirectory()
+        let store = try StateStore.open(path: directory.path + "/state.db")
+        defer { store.close() }
+        for round in 0..<(StateStore.preparedStatementCountMax * 2 + 3) {
+            #expect(try store.query("SELECT ? + \(round)", [.integer(1)]) == [[.integer(Int64(round) + 1)]])
+            #expect(try store.query("SELECT ? * 2", [.integer(Int64(round))]) == [[.integer(Int64(round) * 2)]])
+            #expect(try store.query("SELECT ? + \(round % 3)", [.integer(0)]) == [[.integer(Int64(round % 3))]])
+        }
+    }
+
     /// A checkpoint's statements and its applied index commit together and are read back after reopening.
     @Test func checkpointRoundTrip() throws {
         let directory = try TempDirectory()
