@@ -1,10 +1,11 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// Real `skiff serve` processes on 127.0.0.1 with ephemeral ports and a temporary directory.
+/// Real `skiff serve` processes on 127.0.0.1 with free ports (`freePort()`) and a temporary directory.
 ///
 /// Every process the harness starts is stopped by `shutdown()` (tests call it in `defer`), and `deinit`
 /// SIGKILLs anything left, so a failing test never leaks servers.
@@ -189,28 +190,42 @@ final class ClusterHarness: @unchecked Sendable {
     /// Node `n`'s log output so far (every start appends to the same file).
     func log(_ n: Int) -> String { (try? String(contentsOfFile: directory + "/node\(n).log", encoding: .utf8)) ?? "" }
 
-    /// Binds three ephemeral ports and releases them for the node to use.
+    /// Three free ports for the node to bind.
     private static func allocatePorts() throws -> NodePorts {
         NodePorts(client: try freePort(), peer: try freePort(), admin: try freePort())
     }
 
+    /// Ports handed to nodes come from below the kernel's ephemeral range (32768-60999 by default), never from
+    /// it: a port picked by `bind(0)` and released could be taken by one of the many outgoing client
+    /// connections of the tests running in parallel before the node binds it, and the node would not start.
+    /// Within this process no port is handed out twice; a port another process holds fails the bind check.
+    static let portRange = 20_000..<32_000
+    private static let nextPort = Mutex(portRange.lowerBound + Int(getpid() % 1_000) * 11)
+
     static func freePort() throws -> Int {
+        for _ in 0..<portRange.count {
+            let port = nextPort.withLock { next in
+                defer { next = next + 1 >= portRange.upperBound ? portRange.lowerBound : next + 1 }
+                return next
+            }
+            if canBind(port) { return port }
+        }
+        throw HarnessError(description: "no free port in \(portRange)")
+    }
+
+    /// Whether `port` on 127.0.0.1 can be bound right now (bound and released at once).
+    static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError(description: "socket() failed") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
-                guard bind(fd, p, len) == 0 else { return -1 }
-                return getsockname(fd, p, &len)
-            }
+        addr.sin_port = UInt16(port).bigEndian
+        let len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 }
         }
-        guard bound == 0 else { throw HarnessError(description: "bind() failed") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
 
