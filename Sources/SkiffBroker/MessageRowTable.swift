@@ -16,13 +16,15 @@ struct MessageRowTable: Sendable {
     private var sparse: [UInt64: MessageRow] = [:]
 
     /// The most tombstones a new row may skip to stay in the append-ordered run (topic records, messages acked
-    /// before their neighbours were published). A larger gap moves the run's rows to `sparse` and starts anew.
+    /// before their neighbours were published). A larger gap, or one that would leave the run too sparse, moves
+    /// the run's rows to `sparse` and starts anew.
     static let appendGapMax: UInt64 = 4_096
 
     /// Below this many slots the run is never compacted.
     static let compactionSlotsMin = 4_096
 
-    /// The run is compacted into `sparse` when fewer than 1 slot in this many holds a row.
+    /// The run is compacted into `sparse` when fewer than 1 slot in this many holds a row (checked on removal and
+    /// before padding), so it never holds more than `compactionSlotsMin` slots or this many per row.
     static let compactionSparsity = 4
 
     /// The number of rows.
@@ -99,7 +101,9 @@ struct MessageRowTable: Sendable {
             dense[slot] = row
             return
         }
-        if live > 0, seq - end > Self.appendGapMax { restartRun(at: seq) }
+        if live > 0, seq - end > Self.appendGapMax || !isDenseEnough(slots: dense.count + Int(seq - end) + 1) {
+            restartRun(at: seq)
+        }
         if live == 0 {
             dense.removeAll(keepingCapacity: true)
             base = seq
@@ -107,6 +111,11 @@ struct MessageRowTable: Sendable {
         for _ in end..<seq { dense.append(nil) }
         dense.append(row)
         live += 1
+    }
+
+    /// Whether a run of `slots` slots holding one more row than now is dense enough to keep (or small).
+    private func isDenseEnough(slots: Int) -> Bool {
+        slots < Self.compactionSlotsMin || (live + 1) * Self.compactionSparsity >= slots
     }
 
     /// Moves the run's rows to `sparse` and starts an empty run at `newBase`, which must be at or past `end`.

@@ -64,3 +64,16 @@ private func ascending(_ table: MessageRowTable) -> [(UInt64, MessageRow)] {
     #expect(ascending(table).map(\.0) == [1] + Array(199_992..<200_000))
     #expect(table.denseSlots < MessageRowTable.compactionSlotsMin)
 }
+
+/// Queue messages far apart in the sequence space (many topic records between them) do not pad the run with
+/// thousands of empty slots each: the run stays within its density bound and every row stays listed in order.
+@Test func messageRowTableDoesNotPadSparseSequences() {
+    var table = MessageRowTable()
+    let stride = MessageRowTable.appendGapMax / 2
+    let sequences = (0..<2_000).map { UInt64($0) * stride }
+    for seq in sequences { table[seq] = row(seq) }
+    #expect(table.count == sequences.count)
+    #expect(table.denseSlots <= MessageRowTable.compactionSlotsMin)
+    #expect(ascending(table).map(\.0) == sequences)
+    #expect(sequences.allSatisfy { table[$0] == row($0) })
+}
