@@ -261,15 +261,14 @@ public struct CheckpointDelta: Sendable {
             try write(StoreStatement(sql: Machine.deleteRecord, bindings: [Machine.int(seq)]))
             try write(StoreStatement(sql: Machine.deletePayload, bindings: [Machine.int(seq)]))
         }
-        // Sorted dictionary positions, not keys: reading a row at its position costs no second hash lookup.
-        for (seq, position) in Self.sortedPositions(tracker.messages) {
-            let row = tracker.messages[position].value
+        try tracker.messages.forEachAscending { seq, row in
             let meta = Machine.encodeMessageRow(row.message, row.place)
             try write(
                 StoreStatement(
                     sql: Machine.upsertMessage, bindings: [Machine.int(seq), .int(Int64(row.queue)), .blob(meta)]))
             if let payload = row.payload { try write(Self.payloadStatement(seq, payload)) }
         }
+        // Sorted dictionary positions, not keys: reading a row at its position costs no second hash lookup.
         for (seq, position) in Self.sortedPositions(tracker.records) {
             let row = tracker.records[position].value
             let bindings: [StoreValue] = [

@@ -100,11 +100,12 @@ extension BrokerStateMachine {
 
     /// Records a message's current place for the next checkpoint.
     mutating func trackMessage(_ message: QueuedMessage, queue: UInt32, place: MessagePlace) {
-        if let existing = tracker.messages.index(forKey: message.seq) {
-            tracker.messages.values[existing].queue = queue
-            tracker.messages.values[existing].message = message
-            tracker.messages.values[existing].place = place
-        } else {
+        let updated: Void? = tracker.messages.modify(message.seq) { row in
+            row.queue = queue
+            row.message = message
+            row.place = place
+        }
+        if updated == nil {
             tracker.messages[message.seq] = MessageRow(queue: queue, message: message, place: place, payload: nil)
         }
     }
@@ -307,11 +308,12 @@ extension BrokerStateMachine {
 
     /// Records a leased message's row and returns its resident payload, if any (one lookup for both).
     private mutating func trackLeased(_ message: QueuedMessage, queue: UInt32, place: MessagePlace) -> Payload? {
-        if let existing = tracker.messages.index(forKey: message.seq) {
-            tracker.messages.values[existing].message = message
-            tracker.messages.values[existing].place = place
-            return tracker.messages.values[existing].payload
+        let resident: Payload?? = tracker.messages.modify(message.seq) { row in
+            row.message = message
+            row.place = place
+            return row.payload
         }
+        if let resident { return resident }
         tracker.messages[message.seq] = MessageRow(queue: queue, message: message, place: place, payload: nil)
         return nil
     }

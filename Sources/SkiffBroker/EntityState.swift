@@ -238,7 +238,7 @@ enum EntityKey: Hashable, Comparable, Sendable {
 
 /// What changed since the previous checkpoint.
 struct CheckpointTracker: Sendable {
-    var messages: [UInt64: MessageRow] = [:]
+    var messages = MessageRowTable()
     var messageDeletes: [UInt64] = []
     var records: [UInt64: RecordRow] = [:]
     var recordDeletes: [UInt64] = []
