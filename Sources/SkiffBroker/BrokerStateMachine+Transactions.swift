@@ -221,7 +221,8 @@ extension BrokerStateMachine {
                 HalfCheck(
                     half: HalfMessageID(id), producerGroup: half.prepare.producerGroup,
                     namespace: half.prepare.namespace,
-                    target: half.prepare.target, messageID: half.prepare.message.id, check: half.checks + 1)))
+                    target: half.prepare.target, messageID: half.prepare.message.id, message: half.prepare.message,
+                    check: half.checks + 1)))
         return true
     }
 }

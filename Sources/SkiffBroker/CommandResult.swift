@@ -106,8 +106,25 @@ public struct HalfCheck: Hashable, Sendable {
     public var target: PublishTarget
     /// The message's client id, so the producer can look up its local transaction.
     public var messageID: String
+    /// The half message as prepared (id, body, headers, priority), for the producer's checker: like a
+    /// RocketMQ checker, it may need the body or headers to find its local transaction.
+    public var message: OutgoingMessage
     /// 1 for the first check.
     public var check: UInt32
+
+    /// Creates the event (the broker does; shells and tests may build one to test their mapping).
+    public init(
+        half: HalfMessageID, producerGroup: String, namespace: String, target: PublishTarget, messageID: String,
+        message: OutgoingMessage, check: UInt32
+    ) {
+        self.half = half
+        self.producerGroup = producerGroup
+        self.namespace = namespace
+        self.target = target
+        self.messageID = messageID
+        self.message = message
+        self.check = check
+    }
 }
 
 /// Queue statistics (a read-only query).

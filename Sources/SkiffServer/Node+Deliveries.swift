@@ -141,12 +141,6 @@ extension Node {
             .sorted { $0.id < $1.id }
         guard !live.isEmpty else { return }
         let connection = live[Int(check.half.rawValue % UInt64(live.count))]
-        let message = SkiffWire.OutgoingMessage(body: [], headers: [:], priority: 0)
-        connection.push(
-            .checkback(
-                Checkback(
-                    halfID: HalfMessageID(check.half.rawValue), producerGroup: check.producerGroup,
-                    namespace: check.namespace, target: WireMapping.wireTarget(check.target), message: message,
-                    attempt: check.check)))
+        connection.push(.checkback(WireMapping.checkback(check)))
     }
 }

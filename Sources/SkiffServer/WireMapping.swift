@@ -56,6 +56,17 @@ enum WireMapping {
         }
     }
 
+    /// The checkback push for a broker checkback event: the half message's body, headers and priority go to the
+    /// producer's checker, which needs them to find its local transaction (an empty message would leave it only
+    /// the half id).
+    static func checkback(_ check: HalfCheck) -> Checkback {
+        let message = SkiffWire.OutgoingMessage(
+            body: check.message.body, headers: headerMap(check.message.headers), priority: check.message.priority)
+        return Checkback(
+            halfID: HalfMessageID(check.half.rawValue), producerGroup: check.producerGroup,
+            namespace: check.namespace, target: wireTarget(check.target), message: message, attempt: check.check)
+    }
+
     static func message(_ m: SkiffWire.OutgoingMessage) -> SkiffBroker.OutgoingMessage {
         var delivery = SkiffBroker.DeliveryTime.now
         if let at = m.deliverAtMs {

@@ -141,19 +141,23 @@ private func stamped(_ body: String, _ producer: ProducerID, _ sequence: UInt64,
     #expect(h.stats("q").ready == 0)
 }
 
-/// Unresolved half messages produce a checkback per interval, then roll back after maxChecks checks.
+/// Unresolved half messages produce a checkback per interval, then roll back after maxChecks checks. Each
+/// checkback carries the prepared message (body, headers, priority) for the producer's checker.
 @Test func halfMessageCheckback() {
     var h = queueHarness()
+    let message = OutgoingMessage(id: "o", body: [1, 2, 3], headers: [Header("order", "42")], priority: 4)
     let prepare = HalfPrepare(
-        namespace: "ns", target: .queue("q"), message: OutgoingMessage(id: "o", body: [1]), producerGroup: "pg",
-        checkIntervalMs: 1_000, maxChecks: 2)
+        namespace: "ns", target: .queue("q"), message: message, producerGroup: "pg", checkIntervalMs: 1_000,
+        maxChecks: 2)
     guard case .halfMessage(let half) = h.ok(.prepareHalfMessage(prepare), at: 1_000) else { return }
     h.ok(.tick, at: 1_999)
     #expect(h.events.isEmpty)
     h.ok(.tick, at: 2_000)
     h.ok(.tick, at: 3_000)
     let checks = h.events.compactMap { event -> UInt32? in
-        if case .checkback(let check) = event, check.half == half, check.producerGroup == "pg", check.messageID == "o" {
+        if case .checkback(let check) = event, check.half == half, check.producerGroup == "pg", check.messageID == "o",
+            check.message == message
+        {
             return check.check
         }
         return nil

@@ -66,4 +66,21 @@ import Testing
         #expect(WireMapping.wireError(BrokerError(.leaseNotFound, "")).code == .unknownLease)
         #expect(WireMapping.wireError(BrokerError(.invalidName, "")).code == .badRequest)
     }
+
+    /// A checkback push carries the half message's body, headers and priority, not an empty message: the
+    /// producer's checker needs them to find its local transaction (the chaos workload's checker reads the body).
+    @Test func checkbackCarriesTheHalfMessage() {
+        let message = SkiffBroker.OutgoingMessage(
+            id: "half:9:5", body: Array("order-17".utf8), headers: [Header("k", "v")], priority: 3)
+        let check = HalfCheck(
+            half: SkiffBroker.HalfMessageID(12), producerGroup: "pg", namespace: "ns", target: .queue("q"),
+            messageID: message.id, message: message, check: 2)
+        let push = WireMapping.checkback(check)
+        #expect(push.halfID == SkiffWire.HalfMessageID(12))
+        #expect(push.producerGroup == "pg" && push.namespace == "ns" && push.attempt == 2)
+        #expect(push.target == SkiffWire.PublishTarget.queue("q"))
+        #expect(push.message.body == Array("order-17".utf8))
+        #expect(push.message.headers == ["k": "v"])
+        #expect(push.message.priority == 3)
+    }
 }
