@@ -94,6 +94,18 @@ public struct Delivery: WireCodable, Hashable {
     public func encode(to writer: inout WireWriter) {
         writer.write(subscriptionID)
         writer.write(queue)
+        encodeItem(to: &writer)
+    }
+
+    public init(from reader: inout WireReader) throws(FrameError) {
+        let subscriptionID: SubscriptionID = try reader.readID("delivery.subscription")
+        let queue: ObjectName = try reader.read()
+        try self.init(subscriptionID: subscriptionID, queue: queue, itemFrom: &reader)
+    }
+
+    /// The fields after the subscription and the queue: a whole `delivery` push after those two, and one item of
+    /// a `deliveries` push, which writes them once for all its items.
+    func encodeItem(to writer: inout WireWriter) {
         writer.write(messageID)
         writer.write(leaseToken)
         writer.write(deliveryCount)
@@ -104,9 +116,10 @@ public struct Delivery: WireCodable, Hashable {
         writer.writeBytes(body)
     }
 
-    public init(from reader: inout WireReader) throws(FrameError) {
-        subscriptionID = try reader.readID("delivery.subscription")
-        queue = try reader.read()
+    /// Reads the fields `encodeItem` writes, for a delivery of `subscriptionID` on `queue`.
+    init(subscriptionID: SubscriptionID, queue: ObjectName, itemFrom reader: inout WireReader) throws(FrameError) {
+        self.subscriptionID = subscriptionID
+        self.queue = queue
         messageID = try reader.readID("delivery.messageID")
         leaseToken = try reader.readID("delivery.leaseToken")
         deliveryCount = try reader.readUInt32("delivery.count")
@@ -158,29 +171,14 @@ public struct DeliveryBatch: WireCodable, Hashable {
     public func encode(to writer: inout WireWriter) {
         writer.write(subscriptionID)
         writer.write(queue)
-        writer.writeArray(deliveries) { writer, delivery in
-            writer.write(delivery.messageID)
-            writer.write(delivery.leaseToken)
-            writer.write(delivery.deliveryCount)
-            writer.write(delivery.priority)
-            writer.write(delivery.publishedAtMs)
-            writer.write(delivery.leaseExpiresAtMs)
-            writer.write(delivery.headers)
-            writer.writeBytes(delivery.body)
-        }
+        writer.writeArray(deliveries) { writer, delivery in delivery.encodeItem(to: &writer) }
     }
 
     public init(from reader: inout WireReader) throws(FrameError) {
         let subscriptionID: SubscriptionID = try reader.readID("deliveries.subscription")
         let queue: ObjectName = try reader.read()
         let deliveries = try reader.readArray("deliveries.items", elementBytesMin: Self.itemBytesMin) {
-            r throws(FrameError) in
-            Delivery(
-                subscriptionID: subscriptionID, queue: queue, messageID: try r.readID("delivery.messageID"),
-                leaseToken: try r.readID("delivery.leaseToken"), deliveryCount: try r.readUInt32("delivery.count"),
-                priority: try r.readUInt8("delivery.priority"), publishedAtMs: try r.readUInt64("delivery.publishedAt"),
-                leaseExpiresAtMs: try r.readUInt64("delivery.leaseExpiresAt"),
-                headers: try r.readMap("delivery.headers"), body: try r.readBytes("delivery.body"))
+            r throws(FrameError) in try Delivery(subscriptionID: subscriptionID, queue: queue, itemFrom: &r)
         }
         guard (1...WireProtocol.deliveriesPerBatchMax).contains(deliveries.count) else {
             throw FrameError(.invalidValue(field: "deliveries.items"))
